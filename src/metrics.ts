@@ -1,0 +1,73 @@
+// Every metric, defined once on a registry of the app's own (SPEC "/metrics").
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UpstreamObserver } from './upstream/ntropy-client.js';
+
+export function createMetrics(options: { collectProcessMetrics: boolean }) {
+  const registry = new Registry();
+  if (options.collectProcessMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'ntropy_bff_http_requests_total',
+    help: 'HTTP requests answered, by route template, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'ntropy_bff_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route template',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+    registers,
+  });
+  const cache = new Counter({
+    name: 'ntropy_bff_cache_lookups_total',
+    help: 'Page cache lookups, by result (hit or miss)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const upstreamAttempts = new Counter({
+    name: 'ntropy_bff_upstream_attempts_total',
+    help: 'Upstream attempts, by outcome (HTTP status, timeout, unreachable, too_large)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const upstreamRetries = new Counter({
+    name: 'ntropy_bff_upstream_retries_total',
+    help: 'Upstream retries made',
+    registers,
+  });
+  const rateLimitWaits = new Counter({
+    name: 'ntropy_bff_upstream_rate_limit_waits_total',
+    help: 'Times an upstream call waited for a Retry-After pause to pass',
+    registers,
+  });
+  const rateLimitWaitSeconds = new Counter({
+    name: 'ntropy_bff_upstream_rate_limit_wait_seconds_total',
+    help: 'Total time upstream calls waited for Retry-After pauses',
+    registers,
+  });
+
+  const upstreamObserver: UpstreamObserver = {
+    onAttempt: (outcome) => upstreamAttempts.inc({ outcome }),
+    onRetry: () => upstreamRetries.inc(),
+    onPauseWait: (waitMs) => {
+      rateLimitWaits.inc();
+      rateLimitWaitSeconds.inc(waitMs / 1000);
+    },
+  };
+
+  return {
+    registry,
+    upstreamObserver,
+    recordRequest(route: string, method: string, status: number, seconds: number): void {
+      requests.inc({ route, method, status: String(status) });
+      duration.observe({ route }, seconds);
+    },
+    recordCacheLookup(result: 'hit' | 'miss'): void {
+      cache.inc({ result });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,61 @@
+// Builds the app and its collaborators from one Config; no module-level state, nothing listens here.
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import { createPageCache } from './batches/page-cache.js';
+import type { Config } from './config.js';
+import { createTokenVerifier } from './http/token-verifier.js';
+import { createMetrics } from './metrics.js';
+import { createNtropyClient } from './upstream/ntropy-client.js';
+import { createPauseGate } from './upstream/pause-gate.js';
+import { readUserAgent } from './version.js';
+
+export interface ServiceOptions {
+  logger: Logger;
+  collectProcessMetrics?: boolean;
+  now?: () => number;
+  random?: () => number;
+}
+
+export function createService(config: Readonly<Config>, options: ServiceOptions) {
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics({ collectProcessMetrics: options.collectProcessMetrics ?? false });
+  const client = createNtropyClient({
+    baseUrl: config.ntropyBaseUrl,
+    apiKey: config.ntropyApiKey,
+    userAgent: readUserAgent(),
+    timeoutMs: config.upstream.timeoutMs,
+    maxRetries: config.upstream.maxRetries,
+    gate: createPauseGate(),
+    observer: metrics.upstreamObserver,
+    now,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const pageCache = createPageCache({
+    ttlMs: config.cache.ttlMs,
+    maxEntries: config.cache.maxEntries,
+    maxBytes: config.cache.maxBytes,
+    load: (queryString, call) => client.fetchPage({ queryString, ...call }),
+    now,
+  });
+  let isReady = true;
+  const app = createApp({
+    config,
+    logger: options.logger,
+    verifyToken: createTokenVerifier(config.jwt),
+    pageCache,
+    metrics,
+    isReady: () => isReady,
+    now,
+  });
+  return {
+    app,
+    metrics,
+    /** Turns /readyz to 503 and asks every later response to close its connection. */
+    beginShutdown(): void {
+      isReady = false;
+    },
+    close: () => client.close(),
+  };
+}
+
+export type Service = ReturnType<typeof createService>;
