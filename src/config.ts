@@ -144,13 +144,14 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   const jwtKey = parseJwtKey(env, problems);
   if (!parsed.success || jwtKey === undefined) throw new ConfigError(problems);
   const e = parsed.data;
+  const key: JwtKey = jwtKey.kind === 'jwks' ? { ...jwtKey, cooldownMs: e.JWT_JWKS_COOLDOWN_MS } : jwtKey;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     ntropyApiKey: e.NTROPY_API_KEY,
     ntropyBaseUrl: e.NTROPY_BASE_URL,
     jwt: Object.freeze({
-      key: jwtKey,
+      key,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       requiredScope: e.JWT_REQUIRED_SCOPE,
@@ -208,6 +209,5 @@ function parseJwtKey(env: Record<string, string | undefined>, problems: string[]
   }
   const url = env.JWT_JWKS_URL;
   if (url === undefined || !httpUrl('').safeParse(url).success) return undefined;
-  const cooldown = integer(30_000, 0, 86_400_000).safeParse(env.JWT_JWKS_COOLDOWN_MS);
-  return { kind: 'jwks', url, cooldownMs: cooldown.success ? cooldown.data : 30_000 };
+  return { kind: 'jwks', url, cooldownMs: 0 };
 }

@@ -6,12 +6,15 @@ const PARAMETERS = ['created_after', 'created_before', 'cursor', 'limit', 'statu
 const STATUSES = ['processing', 'completed', 'error'] as const;
 const MAX_CURSOR_CODE_POINTS = 1024;
 
-// RFC 3339 date-time ('T', optional fraction, optional 'Z' or ±hh:mm), or a bare full-date.
+// RFC 3339 date-time ('T', optional fraction of any length, optional 'Z' or ±hh:mm), or a bare full-date.
 const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))?)?$/;
 
-/** Parses a SPEC datetime to epoch milliseconds (offsetless = UTC), or undefined when malformed. */
-export function parseDateTime(value: string): number | undefined {
+/**
+ * A SPEC datetime in UTC, `YYYY-MM-DDTHH:MM:SS[.fff…]Z` (offsetless = UTC; the fraction kept to the
+ * digit, trailing zeros dropped, at least milliseconds), or undefined when malformed or outside 0000–9999.
+ */
+export function normalizeDateTime(value: string): string | undefined {
   const m = DATE_TIME.exec(value);
   if (!m) return undefined;
   const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((part) => Number(part ?? 0));
@@ -21,12 +24,23 @@ export function parseDateTime(value: string): number | undefined {
   const offsetHours = Number(m[10] ?? 0);
   const offsetMinutes = Number(m[11] ?? 0);
   if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const offsetMs = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  const fractionMs = Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000);
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, fractionMs);
-  return date.getTime() - offsetMs;
+  date.setUTCHours(hour, minute - (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes), second, 0);
+  const utcYear = date.getUTCFullYear();
+  if (Number.isNaN(utcYear) || utcYear < 0 || utcYear > 9999) return undefined;
+  const fraction = (m[7] ?? '').replace(/0+$/, '');
+  return `${date.toISOString().slice(0, 19)}${fraction === '' ? '' : `.${fraction.padEnd(3, '0')}`}Z`;
+}
+
+/** Orders two normalized datetimes by the instant they denote. */
+export function compareDateTimes(a: string, b: string): number {
+  const [aSeconds = '', aFraction = ''] = a.slice(0, -1).split('.');
+  const [bSeconds = '', bFraction = ''] = b.slice(0, -1).split('.');
+  if (aSeconds !== bSeconds) return aSeconds < bSeconds ? -1 : 1;
+  const width = Math.max(aFraction.length, bFraction.length);
+  const [aPadded, bPadded] = [aFraction.padEnd(width, '0'), bFraction.padEnd(width, '0')];
+  return aPadded === bPadded ? 0 : aPadded < bPadded ? -1 : 1;
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -34,21 +48,16 @@ function daysInMonth(year: number, month: number): number {
   return [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
 }
 
-/** UTC ISO 8601 with 'Z'; milliseconds only when present (Ntropy's examples carry none). */
-export function formatDateTime(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace('.000Z', 'Z');
-}
-
 const dateTime = z.string().transform((value, ctx) => {
-  const epochMs = parseDateTime(value);
-  if (epochMs === undefined || Number.isNaN(epochMs)) {
+  const normalized = normalizeDateTime(value);
+  if (normalized === undefined) {
     ctx.addIssue({
       code: 'custom',
       message: 'must be an RFC 3339 date-time (e.g. 2024-01-01T00:00:00Z) or a date (YYYY-MM-DD)',
     });
     return z.NEVER;
   }
-  return formatDateTime(epochMs);
+  return normalized;
 });
 
 const listQuerySchema = z
@@ -73,7 +82,7 @@ const listQuerySchema = z
     if (
       query.created_after &&
       query.created_before &&
-      Date.parse(query.created_after) > Date.parse(query.created_before)
+      compareDateTimes(query.created_after, query.created_before) > 0
     ) {
       ctx.addIssue({
         code: 'custom',
