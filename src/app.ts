@@ -83,7 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get(
     '/v3/batches',
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
-    createUserRateLimit(config.userRateLimitPerMin, now),
+    createUserRateLimit(config.userRateLimitPerMin),
     createBatchesHandler({
       pageCache: deps.pageCache,
       requestDeadlineMs: config.requestDeadlineMs,

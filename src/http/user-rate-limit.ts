@@ -6,13 +6,14 @@ import { principalOf } from './authenticate.js';
 
 const WINDOW_MS = 60_000;
 
-export function createUserRateLimit(limitPerMin: number, now: () => number = Date.now) {
+export function createUserRateLimit(limitPerMin: number) {
   if (limitPerMin === 0) {
     return function noUserRateLimit(_req: Request, _res: Response, next: NextFunction): void {
       next();
     };
   }
-  // express-rate-limit's memory store keeps one fixed window per key, started by its first hit.
+  // express-rate-limit's memory store keeps one fixed window per key, started by its first hit,
+  // on the real clock (hence Date.now below, not an injected one).
   return rateLimit({
     windowMs: WINDOW_MS,
     limit: limitPerMin,
@@ -26,7 +27,7 @@ export function createUserRateLimit(limitPerMin: number, now: () => number = Dat
       ).rateLimit?.resetTime?.getTime();
       next(
         new Problem('rate_limited', `At most ${limitPerMin} requests per minute are allowed for each user`, {
-          retryAfterS: resetAtMs === undefined ? WINDOW_MS / 1000 : (resetAtMs - now()) / 1000,
+          retryAfterS: resetAtMs === undefined ? WINDOW_MS / 1000 : (resetAtMs - Date.now()) / 1000,
         }),
       );
     },

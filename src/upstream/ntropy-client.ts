@@ -1,6 +1,6 @@
 // Calls Ntropy's GET /v3/batches with the server key: one keep-alive pool, the pause gate, retries, deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { Problem } from '../problem.js';
 import { problemForOutcome } from './outcome-problem.js';
 import type { PauseGate } from './pause-gate.js';
@@ -76,8 +76,9 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
 
   async function attempt(request: FetchPageRequest): Promise<AttemptOutcome> {
     const timeout = AbortSignal.timeout(Math.max(1, Math.min(timeoutMs, request.deadlineAtMs - now())));
+    let response: Dispatcher.ResponseData | undefined;
     try {
-      const response = await pool.request({
+      response = await pool.request({
         path: `/v3/batches${request.queryString === '' ? '' : '?'}${request.queryString}`,
         method: 'GET',
         // Built from scratch: nothing the client sent is forwarded (SPEC "Upstream request").
@@ -101,7 +102,9 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
       if (request.signal.aborted) throw error;
       if (timeout.aborted) return { kind: 'timeout' };
       const code = (error as { code?: unknown }).code;
-      if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { kind: 'too_large' };
+      if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+        return { kind: 'too_large', status: response?.statusCode, headers: response?.headers ?? {} };
+      }
       return { kind: 'unreachable', errorCode: typeof code === 'string' ? code : 'unknown' };
     }
   }
@@ -129,7 +132,7 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
 
       const outcome = await attempt(request);
       trace.attempts += 1;
-      if (outcome.kind === 'response') {
+      if ((outcome.kind === 'response' || outcome.kind === 'too_large') && outcome.status !== undefined) {
         const requestId = outcome.headers['x-request-id'];
         trace.lastStatus = outcome.status;
         trace.lastRequestId = typeof requestId === 'string' ? scrub(requestId) : undefined;

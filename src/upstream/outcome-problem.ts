@@ -19,7 +19,10 @@ export function problemForOutcome(outcome: AttemptOutcome, context: OutcomeConte
     case 'unreachable':
       return new Problem('upstream_unavailable', 'Ntropy could not be reached');
     case 'too_large':
-      return new Problem('upstream_error', 'Ntropy sent a response larger than the proxy accepts');
+      return new Problem('upstream_error', 'Ntropy sent a response larger than the proxy accepts', {
+        upstreamStatus: outcome.status,
+        upstreamRequestId: readRequestId(outcome.headers, context.scrub),
+      });
     case 'response':
       return problemForResponse(outcome, context);
     default:
@@ -31,10 +34,9 @@ function problemForResponse(
   outcome: Extract<AttemptOutcome, { kind: 'response' }>,
   context: OutcomeContext,
 ): Problem {
-  const requestId = outcome.headers['x-request-id'];
   const upstream = {
     upstreamStatus: outcome.status,
-    upstreamRequestId: typeof requestId === 'string' ? context.scrub(requestId) : undefined,
+    upstreamRequestId: readRequestId(outcome.headers, context.scrub),
   };
   const status = outcome.status;
   if (status === 400 || status === 422) {
@@ -68,6 +70,14 @@ function problemForResponse(
   }
   if (status === 200) return new Problem('upstream_error', 'Ntropy sent a malformed page', upstream);
   return new Problem('upstream_error', `Ntropy answered with status ${status}`, upstream);
+}
+
+function readRequestId(
+  headers: Record<string, string | string[] | undefined>,
+  scrub: (text: string) => string,
+): string | undefined {
+  const requestId = headers['x-request-id'];
+  return typeof requestId === 'string' ? scrub(requestId) : undefined;
 }
 
 /** Upstream's `detail` as readable text; a FastAPI-style list also fills `errors`. */

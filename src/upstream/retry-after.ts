@@ -4,15 +4,21 @@
 export const MAX_RETRY_AFTER_MS = 600_000;
 
 const DELTA_SECONDS = /^\s*(\d+)\s*$/;
+// RFC 9110 §5.6.7: IMF-fixdate and the obsolete RFC 850 form name GMT; asctime is GMT without saying so.
+const IMF_OR_RFC_850 = /^[A-Za-z]{3,9}, .+ GMT$/;
+const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
 
 /** Milliseconds to wait from `nowMs`, clamped to [0, MAX_RETRY_AFTER_MS]; undefined when absent or unreadable. */
 export function parseRetryAfterMs(value: string | string[] | undefined, nowMs: number): number | undefined {
   if (typeof value !== 'string') return undefined;
   const delta = DELTA_SECONDS.exec(value);
   if (delta) return Math.min(Number(delta[1]) * 1000, MAX_RETRY_AFTER_MS);
-  // HTTP-date: IMF-fixdate (and the obsolete forms Date.parse also reads); must name a weekday and GMT.
-  if (!/^[A-Za-z]{3},? .*GMT\s*$/.test(value.trim())) return undefined;
-  const atMs = Date.parse(value);
+  const date = value.trim();
+  const atMs = IMF_OR_RFC_850.test(date)
+    ? Date.parse(date)
+    : ASCTIME.test(date)
+      ? Date.parse(`${date} GMT`)
+      : NaN;
   if (Number.isNaN(atMs)) return undefined;
   return Math.min(Math.max(0, atMs - nowMs), MAX_RETRY_AFTER_MS);
 }

@@ -11,7 +11,8 @@ export type AttemptOutcome =
     }
   | { kind: 'timeout' }
   | { kind: 'unreachable'; errorCode: string }
-  | { kind: 'too_large' };
+  /** The body passed the size cap; status and headers when they had arrived. */
+  | { kind: 'too_large'; status: number | undefined; headers: Record<string, string | string[] | undefined> };
 
 export interface RetryContext {
   outcome: AttemptOutcome;

@@ -1,0 +1,344 @@
+// SPEC "Rate-limit-aware retries" over HTTP: what is retried, how often, the shared pause, deadline, disconnects.
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Response } from 'supertest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
+import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
+import { bearer } from './helpers/tokens.js';
+
+interface ProblemBody {
+  code: string;
+  status: number;
+  request_id: string;
+  upstream_status?: number;
+  upstream_request_id?: string;
+}
+
+const harnesses: Harness[] = [];
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+  for (const harness of harnesses.splice(0)) await harness.close();
+});
+
+/** A fresh harness per test (closed after it); random 0 makes every backoff 0 unless a test says so. */
+async function harness(options: HarnessOptions = {}): Promise<Harness> {
+  const h = await startHarness({ random: () => 0, ...options, env: { CACHE_TTL_MS: '0', ...options.env } });
+  harnesses.push(h);
+  return h;
+}
+
+function getBatches(h: Harness, query = '') {
+  return h.request.get(`/v3/batches${query}`).set('Authorization', bearer());
+}
+
+function expectProblem(res: Response, status: number, code: string): ProblemBody {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toBe('application/problem+json');
+  const body = JSON.parse(res.text) as ProblemBody;
+  expect(body.code).toBe(code);
+  expect(body.request_id).toBe(res.headers['x-request-id']);
+  return body;
+}
+
+async function auditLineOf(h: Harness, requestId: string): Promise<Record<string, unknown>> {
+  for (let tries = 0; tries < 100; tries += 1) {
+    const line = h.logs.auditLines().find((record) => record.request_id === requestId);
+    if (line) return line;
+    await sleep(10);
+  }
+  throw new Error(`no audit line for ${requestId}`);
+}
+
+async function auditOf(h: Harness, res: Response): Promise<Record<string, unknown>> {
+  return auditLineOf(h, String(res.headers['x-request-id']));
+}
+
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+/** The next whole-second HTTP-date at least `minAheadMs` away, and that instant on performance.now()'s clock. */
+function httpDateAhead(minAheadMs: number): { header: string; atPerfMs: number; atDateMs: number } {
+  const dateNow = Date.now();
+  const perfNow = performance.now();
+  const atDateMs = Math.ceil((dateNow + minAheadMs) / 1000) * 1000;
+  return { header: new Date(atDateMs).toUTCString(), atPerfMs: perfNow + (atDateMs - dateNow), atDateMs };
+}
+
+/** Timer and clock granularity between the proxy's Date.now() and the simulator's performance.now(). */
+const CLOCK_SLACK_MS = 10;
+
+describe('GET /v3/batches — transient upstream failures are retried', () => {
+  let shared: Harness;
+  beforeAll(async () => {
+    shared = await startHarness({ random: () => 0, env: { CACHE_TTL_MS: '0' } });
+  });
+  afterAll(() => shared.close());
+  beforeEach(() => shared.upstream.reset());
+
+  it.each<[string, ScriptedResponse[]]>([
+    ['a 502', [{ status: 502 }]],
+    ['a 503', [{ status: 503 }]],
+    ['a 504', [{ status: 504 }]],
+    ['a connection reset', [{ reset: true }]],
+    ['two 503s', [{ status: 503 }, { status: 503 }]],
+    ['a 502, a reset and a 504', [{ status: 502 }, { reset: true }, { status: 504 }]],
+  ])('answers 200 after %s, with one call per attempt', async (_case, failures) => {
+    const h = shared;
+    h.upstream.enqueue(...failures, { headers: { 'x-request-id': 'ntropy-ok' } });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-upstream-request-id']).toBe('ntropy-ok');
+    expect(h.upstream.received).toHaveLength(failures.length + 1);
+    expect(await auditOf(h, res)).toMatchObject({
+      status: 200,
+      upstream_attempts: failures.length + 1,
+      upstream_status: 200,
+      upstream_request_id: 'ntropy-ok',
+    });
+  });
+
+  it('stops at UPSTREAM_MAX_RETRIES and answers 502 upstream_error from the last response', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '2' } });
+    // A fourth call would get the simulator's realistic 200.
+    h.upstream.enqueue(
+      { status: 503, headers: { 'x-request-id': 'up-1' } },
+      { status: 502, headers: { 'x-request-id': 'up-2' } },
+      { status: 503, headers: { 'x-request-id': 'up-3' } },
+    );
+    const res = await getBatches(h);
+    const body = expectProblem(res, 502, 'upstream_error');
+    expect(body.upstream_status).toBe(503);
+    expect(body.upstream_request_id).toBe('up-3');
+    expect(res.headers['cache-status']).toBe('ntropy-bff; fwd=uri-miss; fwd-status=503');
+    expect(h.upstream.received).toHaveLength(3);
+    expect(await auditOf(h, res)).toMatchObject({
+      status: 502,
+      code: 'upstream_error',
+      upstream_attempts: 3,
+      upstream_status: 503,
+      upstream_request_id: 'up-3',
+    });
+  });
+
+  it('makes exactly one call when UPSTREAM_MAX_RETRIES=0', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '0' } });
+    h.upstream.enqueue({ status: 503 });
+    const res = await getBatches(h);
+    expectProblem(res, 502, 'upstream_error');
+    expect(h.upstream.received).toHaveLength(1);
+  });
+
+  it('sends every retry with the same query and request id', async () => {
+    const h = shared;
+    h.upstream.enqueue({ status: 503 }, { status: 502 });
+    const res = await getBatches(h, '?status=completed&limit=5').set('X-Request-ID', 'retry-same-id');
+    expect(res.status).toBe(200);
+    expect(h.upstream.received.map((r) => r.url)).toEqual([
+      '/v3/batches?limit=5&status=completed',
+      '/v3/batches?limit=5&status=completed',
+      '/v3/batches?limit=5&status=completed',
+    ]);
+    expect(h.upstream.received.map((r) => r.headers['x-request-id'])).toEqual([
+      'retry-same-id',
+      'retry-same-id',
+      'retry-same-id',
+    ]);
+  });
+
+  it('retries a per-attempt timeout: hang then 200 answers 200 after 2 calls', async () => {
+    const h = await harness({ env: { UPSTREAM_TIMEOUT_MS: '100' } });
+    h.upstream.enqueue({ hang: true });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect(await auditOf(h, res)).toMatchObject({ upstream_attempts: 2, upstream_status: 200 });
+  });
+});
+
+describe('GET /v3/batches — upstream 429 with Retry-After', () => {
+  it('waits Retry-After: 1 before the next call, then answers 200', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '1' } });
+    const startedAt = performance.now();
+    const res = await getBatches(h);
+    const elapsedMs = performance.now() - startedAt;
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    const [first, second] = h.upstream.received;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+    expect(elapsedMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+    const audit = await auditOf(h, res);
+    expect(audit).toMatchObject({ status: 200, upstream_attempts: 2, upstream_status: 200 });
+    expect(audit.upstream_waited_ms).toBeGreaterThan(0);
+  });
+
+  it('pauses every upstream call of the process: another query waits for the pause too', async () => {
+    const h = await harness();
+    const pause = httpDateAhead(300);
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': pause.header } });
+    const a = getBatches(h, '?limit=10').then((res) => res);
+    await waitFor(() => h.upstream.received.length >= 1);
+    await sleep(30);
+    const bSentAtMs = Date.now();
+    const b = getBatches(h, '?limit=20').then((res) => res);
+    const [resA, resB] = await Promise.all([a, b]);
+
+    expect(bSentAtMs).toBeLessThan(pause.atDateMs);
+    expect(resA.status).toBe(200);
+    expect(resB.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(3);
+    const [first, ...after] = h.upstream.received;
+    expect(first!.query.get('limit')).toBe('10');
+    expect(after.map((r) => r.query.get('limit')).sort()).toEqual(['10', '20']);
+    for (const call of after) expect(call.atMs).toBeGreaterThanOrEqual(pause.atPerfMs - CLOCK_SLACK_MS);
+    expect((await auditOf(h, resB)).upstream_waited_ms).toBeGreaterThan(0);
+  });
+
+  it('answers 429 upstream_rate_limited at once when the wait would cross REQUEST_DEADLINE_MS', async () => {
+    const h = await harness({ env: { REQUEST_DEADLINE_MS: '500' } });
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '5', 'x-request-id': 'ntropy-429' } });
+    const startedAt = performance.now();
+    const res = await getBatches(h);
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    const body = expectProblem(res, 429, 'upstream_rate_limited');
+    const retryAfterS = Number(res.headers['retry-after']);
+    expect(res.headers['retry-after']).toMatch(/^[0-9]+$/);
+    expect(retryAfterS).toBeGreaterThanOrEqual(4);
+    expect(retryAfterS).toBeLessThanOrEqual(5);
+    expect(body.upstream_status).toBe(429);
+    expect(body.upstream_request_id).toBe('ntropy-429');
+    expect(res.headers['cache-status']).toBe('ntropy-bff; fwd=uri-miss; fwd-status=429');
+    expect(h.upstream.received).toHaveLength(1);
+    expect(await auditOf(h, res)).toMatchObject({
+      status: 429,
+      code: 'upstream_rate_limited',
+      upstream_attempts: 1,
+      upstream_status: 429,
+    });
+  });
+
+  it('answers 429 upstream_rate_limited without calling upstream when the pause outlasts the deadline', async () => {
+    const h = await harness({ env: { REQUEST_DEADLINE_MS: '500' } });
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '5' } });
+    await getBatches(h, '?limit=10');
+    expect(h.upstream.received).toHaveLength(1);
+
+    const startedAt = performance.now();
+    const res = await getBatches(h, '?limit=20');
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    const body = expectProblem(res, 429, 'upstream_rate_limited');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(4);
+    expect(body).not.toHaveProperty('upstream_status');
+    expect(body).not.toHaveProperty('upstream_request_id');
+    expect(h.upstream.received).toHaveLength(1);
+    expect(await auditOf(h, res)).toMatchObject({ status: 429, upstream_attempts: 0 });
+  });
+
+  it('answers 429 upstream_rate_limited with Retry-After when upstream is still 429 after the retries', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '0' } });
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '1' } });
+    const res = await getBatches(h);
+    const body = expectProblem(res, 429, 'upstream_rate_limited');
+    expect(res.headers['retry-after']).toBe('1');
+    expect(body.upstream_status).toBe(429);
+    expect(h.upstream.received).toHaveLength(1);
+  });
+});
+
+describe('GET /v3/batches — the request deadline', () => {
+  it('answers 504 upstream_timeout when the deadline runs out during an attempt', async () => {
+    const h = await harness({ env: { REQUEST_DEADLINE_MS: '300', UPSTREAM_TIMEOUT_MS: '10000' } });
+    h.upstream.enqueue({ hang: true });
+    const startedAt = performance.now();
+    const res = await getBatches(h);
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    expectProblem(res, 504, 'upstream_timeout');
+    expect(h.upstream.received).toHaveLength(1);
+  });
+
+  it('answers with the last attempt’s row, not 504, when a backoff would cross the deadline', async () => {
+    // random 0.999: waits of 99 ms then 199 ms; the second would cross a 250 ms deadline.
+    const h = await harness({
+      env: { REQUEST_DEADLINE_MS: '250', UPSTREAM_MAX_RETRIES: '5' },
+      random: () => 0.999,
+    });
+    h.upstream.setDefault({ status: 503 });
+    const res = await getBatches(h);
+    const body = expectProblem(res, 502, 'upstream_error');
+    expect(body.upstream_status).toBe(503);
+    expect(h.upstream.received).toHaveLength(2);
+  });
+});
+
+describe('GET /v3/batches — upstream unreachable', () => {
+  it('retries a refused connection and answers 502 upstream_unavailable', async () => {
+    const h = await harness({ env: { NTROPY_BASE_URL: await closedPortUrl(), UPSTREAM_MAX_RETRIES: '3' } });
+    const res = await getBatches(h);
+    expectProblem(res, 502, 'upstream_unavailable');
+    expect(await auditOf(h, res)).toMatchObject({
+      status: 502,
+      code: 'upstream_unavailable',
+      upstream_attempts: 4,
+      upstream_status: null,
+    });
+  });
+
+  it('answers 502 within the deadline bound when backoffs would outlast it', async () => {
+    const h = await harness({
+      env: { NTROPY_BASE_URL: await closedPortUrl(), UPSTREAM_MAX_RETRIES: '20', REQUEST_DEADLINE_MS: '250' },
+      random: () => 0.999,
+    });
+    const startedAt = performance.now();
+    const res = await getBatches(h);
+    expect(performance.now() - startedAt).toBeLessThan(1250);
+    expectProblem(res, 502, 'upstream_unavailable');
+  });
+});
+
+describe('GET /v3/batches — a client that disconnects', () => {
+  it('stops the retries and is audited as 499 client_closed_request', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '20' } });
+    h.upstream.setDefault({ status: 503, delayMs: 40 });
+    const running = await listenHarness(h);
+    closers.push(async () => {
+      running.server.closeAllConnections();
+      await new Promise<void>((resolve) => running.server.close(() => resolve()));
+    });
+
+    const req = httpRequest(`${running.url}/v3/batches`, {
+      headers: { authorization: bearer(), 'x-request-id': 'client-gone-1' },
+    });
+    req.on('error', () => {});
+    req.end();
+    await waitFor(() => h.upstream.received.length >= 2);
+    req.destroy();
+
+    await sleep(100);
+    const callsAtDisconnect = h.upstream.received.length;
+    await sleep(300);
+    expect(h.upstream.received.length).toBe(callsAtDisconnect);
+    expect(callsAtDisconnect).toBeLessThan(21);
+    expect(await auditLineOf(h, 'client-gone-1')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+    });
+  });
+});
