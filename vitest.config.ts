@@ -8,5 +8,6 @@ export default defineConfig({
     testTimeout: 10_000,
     hookTimeout: 10_000,
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
   },
 });

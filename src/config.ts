@@ -68,10 +68,12 @@ const envSchema = z.object({
   NTROPY_BASE_URL: httpUrl('must be an http(s) origin such as https://api.ntropy.com')
     .default('https://api.ntropy.com')
     .refine((value) => {
+      // zod runs this refinement even when the one above failed.
+      if (!URL.canParse(value)) return true;
       const url = new URL(value);
       return url.pathname === '/' && url.search === '' && url.hash === '';
     }, 'must be an origin only, without path, query or fragment')
-    .transform((value) => new URL(value).origin),
+    .transform((value) => (URL.canParse(value) ? new URL(value).origin : value)),
   JWT_SECRET: optionalText().refine(
     (value) => value === undefined || Buffer.byteLength(value, 'utf8') >= 32,
     'must be at least 32 bytes',
@@ -151,7 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     ntropyApiKey: e.NTROPY_API_KEY,
     ntropyBaseUrl: e.NTROPY_BASE_URL,
     jwt: Object.freeze({
-      key,
+      key: Object.freeze(key),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       requiredScope: e.JWT_REQUIRED_SCOPE,
@@ -192,6 +194,11 @@ function parseJwtKey(env: Record<string, string | undefined>, problems: string[]
   }
   const pem = env.JWT_PUBLIC_KEY;
   if (given[0] === 'JWT_PUBLIC_KEY' && pem !== undefined) {
+    // A verifier must never hold signing material, even though Node would derive the public half.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      problems.push('JWT_PUBLIC_KEY: must be a public key, not a private key');
+      return undefined;
+    }
     let key: KeyObject;
     try {
       // A PEM in one env line often arrives with literal "\n"s.
