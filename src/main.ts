@@ -23,16 +23,18 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const service = createService(config, { logger, collectProcessMetrics: true });
-  const running = await listen(service, config.host, config.port, logger);
+  // Signals are handled before the listener opens: a supervisor may stop us the moment we log 'listening'.
+  const started = listen(service, config.host, config.port, logger);
   let isStopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (isStopping) return;
       isStopping = true;
       logger.info({ signal }, 'shutting down');
-      void running.shutdown(config.shutdownGraceMs).then(() => process.exit(0));
+      void started.then((running) => running.shutdown(config.shutdownGraceMs)).then(() => process.exit(0));
     });
   }
+  await started;
 }
 
 main().catch((error: unknown) => {

@@ -38,6 +38,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     now,
   });
   let isReady = true;
+  let closed: Promise<void> | undefined;
   const app = createApp({
     config,
     logger: options.logger,
@@ -54,7 +55,8 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     beginShutdown(): void {
       isReady = false;
     },
-    close: () => client.close(),
+    /** Closes the upstream pool; safe to call more than once. */
+    close: (): Promise<void> => (closed ??= client.close()),
   };
 }
 

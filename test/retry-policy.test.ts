@@ -67,7 +67,7 @@ describe('decideRetry — what is retried', () => {
     ['500 even with Retry-After', response(500, { 'retry-after': '1' })],
     ['429 without Retry-After (the quota is spent)', response(429)],
     ['429 with an unreadable Retry-After', response(429, { 'retry-after': 'soon' })],
-    ['a body over the size limit', { kind: 'too_large' }],
+    ['a body over the size limit', { kind: 'too_large', status: 200, headers: {} }],
     ['301', response(301, { location: '/elsewhere' })],
     ['302', response(302, { location: '/elsewhere' })],
     ['304', response(304)],
@@ -247,7 +247,7 @@ describe('pauseUntilMs — the process-wide pause', () => {
     ['a 502 without Retry-After', response(502), undefined],
     ['a timeout', { kind: 'timeout' }, undefined],
     ['an unreachable upstream', { kind: 'unreachable', errorCode: 'ECONNREFUSED' }, undefined],
-    ['a body over the size limit', { kind: 'too_large' }, undefined],
+    ['a body over the size limit', { kind: 'too_large', status: 200, headers: {} }, undefined],
   ])('for %s', (_case, outcome, expected) => {
     expect(pauseUntilMs(outcome)).toBe(expected);
   });

@@ -56,10 +56,24 @@ function answeredStatus(res: ServerResponse): { status: number; isClientGone: bo
     : { status: 499, isClientGone: true };
 }
 
+/** Client input (a cursor, say) could carry the server key; it must not reach the log (SPEC "Normalized errors"). */
+function scrubQuery(query: AuditFacts['query'], secret: string): AuditFacts['query'] | null {
+  if (query === undefined) return null;
+  const values = Object.values(query);
+  if (!values.some((value) => typeof value === 'string' && value.includes(secret))) return query;
+  return Object.fromEntries(
+    Object.entries(query).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value.replaceAll(secret, '[redacted]') : value,
+    ]),
+  );
+}
+
 function buildAuditRecord(
   req: IncomingMessage,
   res: ServerResponse,
   durationMs: number,
+  secret: string,
 ): Record<string, unknown> {
   const facts = auditFacts(res);
   const { status, isClientGone } = answeredStatus(res);
@@ -71,7 +85,7 @@ function buildAuditRecord(
     ...(facts.azp === undefined ? {} : { azp: facts.azp }),
     method: req.method,
     path: AUDITED_PATH,
-    query: facts.query ?? null,
+    query: scrubQuery(facts.query, secret),
     status,
     ...(code === undefined ? {} : { code }),
     cache: facts.cache ?? null,
@@ -105,9 +119,9 @@ export function createAuditLog(logger: Logger, secret: string) {
     serializers: { req: () => undefined, res: () => undefined },
     customLogLevel: (_req, res) => (answeredStatus(res).status >= 500 ? 'error' : 'info'),
     customSuccessObject: (req, res, value: { responseTime: number }) =>
-      buildAuditRecord(req, res, value.responseTime),
+      buildAuditRecord(req, res, value.responseTime, secret),
     customErrorObject: (req, res, _error, value: { responseTime: number }) =>
-      buildAuditRecord(req, res, value.responseTime),
+      buildAuditRecord(req, res, value.responseTime, secret),
     customSuccessMessage: () => 'audit',
     customErrorMessage: () => 'audit',
   });

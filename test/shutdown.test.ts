@@ -1,0 +1,276 @@
+// SPEC "Shutdown": the real server process on SIGTERM/SIGINT — readiness, in-flight requests, idle connections, grace.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSimulatedNtropy, type SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
+import { API_KEY } from './helpers/harness.js';
+import { JWT_SECRET, signToken } from './helpers/tokens.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'main.js');
+// Generous: a cold start of the server takes about a second of CPU, more on a busy machine.
+const WAIT_LIMIT_MS = 8_000;
+const TEST_TIMEOUT_MS = 20_000;
+
+type LogLine = Record<string, unknown>;
+
+interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  lines: LogLine[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine>;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function waitUntil(isDone: () => boolean, what: string): Promise<void> {
+  const giveUpAt = performance.now() + WAIT_LIMIT_MS;
+  while (!isDone()) {
+    if (performance.now() > giveUpAt) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const workDirs: string[] = [];
+// Tracked from the moment of spawning, so afterEach kills even a server that never logged 'listening'.
+const children: ChildProcess[] = [];
+
+/** Spawns `node dist/main.js` in an empty directory (no .env) and resolves once it logs its port. */
+async function startServer(upstreamUrl: string, shutdownGraceMs: number): Promise<ServerProcess> {
+  const cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-shutdown-'));
+  workDirs.push(cwd);
+  const child = spawn(process.execPath, [MAIN], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NTROPY_API_KEY: API_KEY,
+      NTROPY_BASE_URL: upstreamUrl,
+      JWT_SECRET,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_GRACE_MS: String(shutdownGraceMs),
+      CACHE_TTL_MS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let stderrText = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderrText += chunk.toString()));
+  const lines: LogLine[] = [];
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as LogLine);
+    } catch {
+      lines.push({ unparsed: text });
+    }
+  });
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  async function waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine> {
+    await waitUntil(() => lines.some(matches) || hasExited, 'a log line');
+    const line = lines.find(matches);
+    if (line === undefined) throw new Error(`server exited without the expected line; stderr: ${stderrText}`);
+    return line;
+  }
+
+  const listening = await waitForLine((line) => line.msg === 'listening');
+  return {
+    child,
+    port: Number(listening.port),
+    lines,
+    stderr: () => stderrText,
+    exited,
+    waitForLine,
+  };
+}
+
+/** A raw keep-alive connection that parses the HTTP/1.1 responses coming back on it, in order. */
+async function openConnection(port: number) {
+  const socket: Socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => {});
+  const responses: RawResponse[] = [];
+  let buffered = Buffer.alloc(0);
+  let isClosed = false;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    for (;;) {
+      const headEnd = buffered.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const [statusLine = '', ...headerLines] = buffered
+        .subarray(0, headEnd)
+        .toString('latin1')
+        .split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of headerLines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers['content-length'] ?? 0);
+      if (buffered.length < headEnd + 4 + length) return;
+      const body = buffered.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
+      buffered = buffered.subarray(headEnd + 4 + length);
+      responses.push({ status: Number(statusLine.split(' ')[1]), headers, body });
+    }
+  });
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      isClosed = true;
+      resolve();
+    }),
+  );
+  return {
+    socket,
+    responses,
+    closed,
+    isClosed: () => isClosed,
+    send(method: string, path: string, headers: Record<string, string> = {}): void {
+      const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1'];
+      for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    },
+    async waitForResponses(count: number): Promise<RawResponse[]> {
+      await waitUntil(() => responses.length >= count || isClosed, `${count} responses`);
+      return responses;
+    },
+  };
+}
+
+let upstream: SimulatedNtropy;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  upstream = await startSimulatedNtropy({ apiKey: API_KEY });
+}, 120_000);
+afterAll(async () => {
+  await upstream.close();
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => upstream.reset());
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+  }
+});
+
+async function openTrackedConnection(port: number) {
+  const connection = await openConnection(port);
+  sockets.push(connection.socket);
+  return connection;
+}
+
+const isGraceOverLine = (line: LogLine) => String(line.msg).includes('grace period over');
+
+describe('Shutdown — SIGTERM', { timeout: TEST_TIMEOUT_MS }, () => {
+  it('lets an in-flight request finish with 200, answers /readyz 503 on a still-open connection, then exits 0', async () => {
+    upstream.enqueue({ delayMs: 300 });
+    const server = await startServer(upstream.url, 5_000);
+    const connection = await openTrackedConnection(server.port);
+    connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
+    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+
+    server.child.kill('SIGTERM');
+    await server.waitForLine((line) => line.msg === 'shutting down');
+    const answeredBeforeSignal = connection.responses.length;
+    // Pipelined behind the in-flight request, so the connection is busy (not idle) when /readyz arrives.
+    connection.send('GET', '/readyz');
+    const [batches, readyz] = await connection.waitForResponses(2);
+    const exit = await server.exited;
+
+    expect(answeredBeforeSignal).toBe(0);
+    expect(batches?.status).toBe(200);
+    expect(JSON.parse(batches?.body ?? '{}')).toHaveProperty('data');
+    expect(readyz?.status).toBe(503);
+    expect(readyz?.headers['content-type']).toBe('application/problem+json');
+    const problem = JSON.parse(readyz?.body ?? '{}') as Record<string, unknown>;
+    expect(problem.status).toBe(503);
+    expect(typeof problem.code).toBe('string');
+    expect(exit).toEqual({ code: 0, signal: null });
+    const audit = server.lines.filter((line) => line.audit === true);
+    expect(audit).toEqual([expect.objectContaining({ status: 200, upstream_status: 200 })]);
+    expect(server.lines.some(isGraceOverLine)).toBe(false);
+  });
+
+  it('closes idle keep-alive connections promptly and exits 0 well within the grace period', async () => {
+    const server = await startServer(upstream.url, 5_000);
+    const connection = await openTrackedConnection(server.port);
+    connection.send('GET', '/healthz');
+    const [health] = await connection.waitForResponses(1);
+    expect(health?.status).toBe(200);
+    expect(health?.headers.connection).not.toBe('close');
+
+    const signalledAtMs = performance.now();
+    server.child.kill('SIGTERM');
+    await connection.closed;
+    const closedAfterMs = performance.now() - signalledAtMs;
+    const exit = await server.exited;
+    const exitedAfterMs = performance.now() - signalledAtMs;
+
+    expect(closedAfterMs).toBeLessThan(2_000);
+    expect(exitedAfterMs).toBeLessThan(2_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(connection.responses).toHaveLength(1);
+    expect(server.lines.some(isGraceOverLine)).toBe(false);
+  });
+
+  it('when the grace period runs out, closes the remaining connection, logs how many, and still exits 0', async () => {
+    upstream.setDefault({ hang: true });
+    const server = await startServer(upstream.url, 200);
+    const connection = await openTrackedConnection(server.port);
+    connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
+    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+
+    server.child.kill('SIGTERM');
+    await connection.closed;
+    const exit = await server.exited;
+
+    expect(connection.responses).toHaveLength(0);
+    expect(server.lines.find(isGraceOverLine)).toMatchObject({ connections: 1 });
+    expect(exit).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('Shutdown — SIGINT', { timeout: TEST_TIMEOUT_MS }, () => {
+  it('behaves like SIGTERM: the in-flight request finishes with 200 and the process exits 0', async () => {
+    upstream.enqueue({ delayMs: 200 });
+    const server = await startServer(upstream.url, 5_000);
+    const connection = await openTrackedConnection(server.port);
+    connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
+    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+
+    server.child.kill('SIGINT');
+    const shuttingDown = await server.waitForLine((line) => line.msg === 'shutting down');
+    const [batches] = await connection.waitForResponses(1);
+    await connection.closed;
+    const exit = await server.exited;
+
+    expect(shuttingDown).toMatchObject({ signal: 'SIGINT' });
+    expect(batches?.status).toBe(200);
+    expect(exit).toEqual({ code: 0, signal: null });
+  });
+});
