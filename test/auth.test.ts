@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { expectProblem } from './helpers/problem.js';
 import { bearer, JWT_SECRET, signToken } from './helpers/tokens.js';
 
 const REALM = 'Bearer realm="ntropy-bff"';
@@ -80,18 +81,15 @@ function pemOf(key: KeyObject): string {
   return key.export({ type: 'spki', format: 'pem' }).toString();
 }
 
-function expectProblem(h: Harness, res: Response, status: number, code: string, challenge: string): void {
-  expect(res.status).toBe(status);
+/** The shared problem checks, plus the RFC 6750 challenge and nothing sent upstream. */
+function expectRefused(h: Harness, res: Response, status: number, code: string, challenge: string): void {
+  expectProblem(res, status, code);
   expect(res.headers['www-authenticate']).toBe(challenge);
-  expect(res.headers['content-type']).toBe('application/problem+json');
-  const body = res.body as Record<string, unknown>;
-  expect(body).toMatchObject({ status, code, type: `urn:ntropy-bff:problem:${code.replaceAll('_', '-')}` });
-  expect(body.request_id).toBe(res.headers['x-request-id']);
   expect(h.upstream.received).toEqual([]);
 }
 
 function expectUnauthorized(h: Harness, res: Response, challenge: string = INVALID_TOKEN): void {
-  expectProblem(h, res, 401, 'unauthorized', challenge);
+  expectRefused(h, res, 401, 'unauthorized', challenge);
 }
 
 function auditLineOf(h: Harness, res: Response): Record<string, unknown> | undefined {
@@ -285,7 +283,7 @@ describe('GET /v3/batches — required scope (JWT_REQUIRED_SCOPE)', () => {
   ])('answers 403 insufficient_scope for a valid token with %s', async (_case, claims) => {
     const h = harness();
     const res = await h.request.get('/v3/batches').set('Authorization', bearer(signToken({ claims })));
-    expectProblem(h, res, 403, 'forbidden', insufficientScope);
+    expectRefused(h, res, 403, 'forbidden', insufficientScope);
   });
 
   it('checks the token before the scope: an invalid token lacking the scope is 401, not 403', async () => {

@@ -1,22 +1,13 @@
 // SPEC "Rate-limit-aware retries" over HTTP: what is retried, how often, the shared pause, deadline, disconnects.
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
+import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
+import { closedPortUrl, expectProblem, getBatches } from './helpers/problem.js';
 import { bearer } from './helpers/tokens.js';
-
-interface ProblemBody {
-  code: string;
-  status: number;
-  request_id: string;
-  upstream_status?: number;
-  upstream_request_id?: string;
-}
 
 const harnesses: Harness[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -30,40 +21,6 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const h = await startHarness({ random: () => 0, ...options, env: { CACHE_TTL_MS: '0', ...options.env } });
   harnesses.push(h);
   return h;
-}
-
-function getBatches(h: Harness, query = '') {
-  return h.request.get(`/v3/batches${query}`).set('Authorization', bearer());
-}
-
-function expectProblem(res: Response, status: number, code: string): ProblemBody {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toBe('application/problem+json');
-  const body = JSON.parse(res.text) as ProblemBody;
-  expect(body.code).toBe(code);
-  expect(body.request_id).toBe(res.headers['x-request-id']);
-  return body;
-}
-
-async function auditLineOf(h: Harness, requestId: string): Promise<Record<string, unknown>> {
-  for (let tries = 0; tries < 100; tries += 1) {
-    const line = h.logs.auditLines().find((record) => record.request_id === requestId);
-    if (line) return line;
-    await sleep(10);
-  }
-  throw new Error(`no audit line for ${requestId}`);
-}
-
-async function auditOf(h: Harness, res: Response): Promise<Record<string, unknown>> {
-  return auditLineOf(h, String(res.headers['x-request-id']));
-}
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {

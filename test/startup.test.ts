@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closedPortUrl, freePort } from './helpers/problem.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'main.js');
@@ -95,14 +96,6 @@ function getStatus(port: number, path: string): Promise<number | undefined> {
     });
     req.on('error', () => resolve(undefined));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('startup — invalid configuration', () => {
@@ -228,8 +221,7 @@ describe('startup — touches no network', () => {
   afterAll(() => new Promise((resolve) => upstream.close(resolve)));
 
   it('starts with NTROPY_BASE_URL pointing at a closed local port', async () => {
-    const closedPort = await freePort();
-    const server = startServer({ ...GOOD_ENV, NTROPY_BASE_URL: `http://127.0.0.1:${closedPort}` });
+    const server = startServer({ ...GOOD_ENV, NTROPY_BASE_URL: await closedPortUrl() });
     const port = await listeningPort(server);
     expect(await getStatus(port, '/healthz')).toBe(200);
   });

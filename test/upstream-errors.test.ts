@@ -1,41 +1,9 @@
 // SPEC "Normalized errors" for upstream outcomes: each Ntropy answer or failure becomes its problem+json row.
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditOf } from './helpers/audit-lines.js';
 import { API_KEY, startHarness, type Harness } from './helpers/harness.js';
-import { bearer } from './helpers/tokens.js';
-
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  request_id: string;
-  errors?: { field: string; message: string }[];
-  upstream_status?: number;
-  upstream_request_id?: string;
-}
-
-function getBatches(harness: Harness, query = '') {
-  return harness.request.get(`/v3/batches${query}`).set('Authorization', bearer());
-}
-
-/** Every error: problem+json, a stable `type` per code, and `request_id` equal to X-Request-ID. */
-function expectProblem(res: Response, status: number, code: string): ProblemBody {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toBe('application/problem+json');
-  const body = JSON.parse(res.text) as ProblemBody;
-  expect(body.type).toBe(`urn:ntropy-bff:problem:${code.replaceAll('_', '-')}`);
-  expect(body.code).toBe(code);
-  expect(body.status).toBe(status);
-  expect(typeof body.title).toBe('string');
-  expect(typeof body.detail).toBe('string');
-  expect(body.request_id).toBe(res.headers['x-request-id']);
-  expect(body.request_id).not.toBe('');
-  return body;
-}
+import { closedPortUrl, expectProblem, getBatches, type ProblemBody } from './helpers/problem.js';
 
 /** SPEC: upstream-caused errors are misses, with the upstream status in Cache-Status when there was one. */
 function expectUpstreamMiss(res: Response, upstreamStatus: number | undefined): void {
@@ -56,24 +24,6 @@ function expectKeyNowhere(res: Response, harness: Harness): void {
   expect(res.text).not.toContain(API_KEY);
   expect(JSON.stringify(res.headers)).not.toContain(API_KEY);
   expect(harness.logs.text()).not.toContain(API_KEY);
-}
-
-async function auditLineOf(harness: Harness, requestId: string): Promise<Record<string, unknown>> {
-  for (let tries = 0; tries < 50; tries += 1) {
-    const line = harness.logs.auditLines().find((record) => record.request_id === requestId);
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no audit line for ${requestId}`);
-}
-
-/** An origin on 127.0.0.1 where nothing listens: bind port 0, note the port, close it. */
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 /** A valid page (data array, null cursor) padded to exactly `bytes`, so only its size can be wrong. */
@@ -206,7 +156,7 @@ describe('GET /v3/batches — upstream errors that are not retried', () => {
   it('records the error code and the upstream response in the audit line', async () => {
     h.upstream.enqueue({ status: 403, headers: { 'x-request-id': 'ntropy-403-audit' } });
     const res = await getBatches(h);
-    const audit = await auditLineOf(h, String(res.headers['x-request-id']));
+    const audit = await auditOf(h, res);
     expect(audit).toMatchObject({
       status: 502,
       code: 'upstream_auth_failed',
@@ -288,7 +238,7 @@ describe('GET /v3/batches — the API key never leaks', () => {
     h.upstream.enqueue({ status: 500, headers: { 'x-request-id': `req-${API_KEY}` } });
     const res = await getBatches(h);
     expectProblem(res, 502, 'upstream_error');
-    await auditLineOf(h, String(res.headers['x-request-id']));
+    await auditOf(h, res);
     expectKeyNowhere(res, h);
   });
 });
