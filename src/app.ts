@@ -101,6 +101,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(function notFound(req: Request, res: Response) {
     sendProblem(res, new Problem('not_found', `No route for ${req.method} ${req.path}`), config.ntropyApiKey);
   });
-  app.use(createErrorHandler(config.ntropyApiKey));
+  app.use(createErrorHandler(deps.logger, config.ntropyApiKey));
   return app;
 }

@@ -1,9 +1,10 @@
 // GET /v3/batches: validate, look up the page (cache, coalescing, upstream), answer with SPEC's headers.
 import type { Request, Response } from 'express';
-import { auditFacts } from '../http/audit-log.js';
+import { auditFacts, requestIdOf } from '../http/audit-log.js';
 import type { Metrics } from '../metrics.js';
 import { canonicalQueryString, parseListQuery } from './list-query.js';
-import type { PageCache, PageLookup, ServedPage } from './page-cache.js';
+import type { UpstreamPage } from '../upstream/ntropy-client.js';
+import type { JoinedCall, PageCache } from './page-cache.js';
 
 export interface BatchesRouteOptions {
   pageCache: PageCache;
@@ -26,16 +27,12 @@ export function missCacheStatus(
   );
 }
 
-function setPageHeaders(res: Response, lookup: PageLookup, page: ServedPage, nowMs: number): void {
+function sendPage(res: Response, page: UpstreamPage, xCache: 'HIT' | 'MISS', cacheStatus: string): void {
   res.setHeader('Content-Type', 'application/json');
   if (page.upstreamRequestId !== undefined) res.setHeader('X-Upstream-Request-ID', page.upstreamRequestId);
-  res.setHeader('X-Cache', lookup.cache);
-  if (lookup.cache === 'HIT') {
-    res.setHeader('Cache-Status', `ntropy-bff; hit; ttl=${Math.floor((page.ttlLeftMs ?? 0) / 1000)}`);
-    res.setHeader('Age', String(Math.max(0, Math.floor((nowMs - page.fetchedAtMs) / 1000))));
-  } else {
-    res.setHeader('Cache-Status', missCacheStatus(200, page.isStored, lookup.isCollapsed));
-  }
+  res.setHeader('X-Cache', xCache);
+  res.setHeader('Cache-Status', cacheStatus);
+  res.status(200).send(page.body);
 }
 
 export function createBatchesHandler(options: BatchesRouteOptions) {
@@ -47,32 +44,45 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     const query = parseListQuery(new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1)));
     const facts = auditFacts(res);
     facts.query = query;
+    const key = canonicalQueryString(query);
 
+    const cached = pageCache.getFresh(key);
+    if (cached !== undefined) {
+      const { page, ttlLeftMs } = cached;
+      facts.cache = 'HIT';
+      facts.upstream = {
+        attempts: 0,
+        lastStatus: undefined,
+        lastRequestId: page.upstreamRequestId,
+        waitedMs: 0,
+      };
+      metrics.recordCacheLookup('hit');
+      res.setHeader('Age', String(Math.max(0, Math.floor((now() - page.fetchedAtMs) / 1000))));
+      return sendPage(res, page, 'HIT', `ntropy-bff; hit; ttl=${Math.floor(ttlLeftMs / 1000)}`);
+    }
+
+    facts.cache = 'MISS';
+    metrics.recordCacheLookup('miss');
     // A client that leaves stops waiting; the shared call is cancelled once nobody waits for it.
     const clientGone = new AbortController();
     res.once('close', () => {
       if (!res.writableEnded) clientGone.abort(new Error('client closed the request'));
     });
     const receivedAtMs = (res.locals as { receivedAtMs?: number }).receivedAtMs ?? now();
-    const lookup = pageCache.lookup(canonicalQueryString(query), {
-      requestId: req.id as string,
+    const call = pageCache.join(key, {
+      requestId: requestIdOf(res),
       deadlineAtMs: receivedAtMs + requestDeadlineMs,
       signal: clientGone.signal,
     });
-    facts.cache = lookup.cache;
-    facts.upstream = lookup.trace;
-    metrics.recordCacheLookup(lookup.cache === 'HIT' ? 'hit' : 'miss');
-
-    let page: ServedPage;
+    facts.upstream = call.trace;
+    let result: Awaited<JoinedCall['result']>;
     try {
-      page = await lookup.page;
+      result = await call.result;
     } catch (error) {
       res.setHeader('X-Cache', 'MISS');
-      res.setHeader('Cache-Status', missCacheStatus(lookup.trace.lastStatus, false, lookup.isCollapsed));
+      res.setHeader('Cache-Status', missCacheStatus(call.trace.lastStatus, false, call.isCollapsed));
       throw error;
     }
-    if (lookup.cache === 'HIT') facts.upstream = { ...lookup.trace, lastRequestId: page.upstreamRequestId };
-    setPageHeaders(res, lookup, page, now());
-    res.status(200).send(page.body);
+    sendPage(res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
   };
 }

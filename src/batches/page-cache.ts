@@ -3,20 +3,19 @@ import { LRUCache } from 'lru-cache';
 import { Problem } from '../problem.js';
 import { newTrace, type UpstreamPage, type UpstreamTrace } from '../upstream/ntropy-client.js';
 
-export interface ServedPage extends UpstreamPage {
-  /** The page is in the cache (it was stored by this call, or served from it). */
-  isStored: boolean;
-  /** Freshness left on a hit. */
-  ttlLeftMs: number | undefined;
+export interface CachedPage {
+  page: UpstreamPage;
+  /** Freshness left. */
+  ttlLeftMs: number;
 }
 
-export interface PageLookup {
-  cache: 'HIT' | 'MISS';
+export interface JoinedCall {
   /** This request joined another request's upstream call. */
   isCollapsed: boolean;
-  /** The upstream call's trace, shared by every waiter of that call (no attempts on a hit). */
+  /** The upstream call's trace, shared by every waiter of that call. */
   trace: UpstreamTrace;
-  page: Promise<ServedPage>;
+  /** The page, and whether it was stored in the cache. */
+  result: Promise<{ page: UpstreamPage; isStored: boolean }>;
 }
 
 export interface Waiter {
@@ -90,9 +89,9 @@ export function createPageCache(options: PageCacheOptions) {
     if (inFlight.get(flight.key) === flight) inFlight.delete(flight.key);
   }
 
-  function awaitFlight(flight: Flight, waiter: Waiter): Promise<ServedPage> {
+  function awaitFlight(flight: Flight, waiter: Waiter): Promise<{ page: UpstreamPage; isStored: boolean }> {
     flight.waiters += 1;
-    return new Promise<ServedPage>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const leave = (reason: Error) => {
         cleanup();
         flight.waiters -= 1;
@@ -119,9 +118,9 @@ export function createPageCache(options: PageCacheOptions) {
       if (waiter.signal.aborted) return leave(asError(waiter.signal.reason));
       waiter.signal.addEventListener('abort', onAbort, { once: true });
       flight.settled.then(
-        ({ page, isStored }) => {
+        (result) => {
           cleanup();
-          resolve({ ...page, isStored, ttlLeftMs: undefined });
+          resolve(result);
         },
         (error: unknown) => {
           cleanup();
@@ -132,21 +131,18 @@ export function createPageCache(options: PageCacheOptions) {
   }
 
   return {
-    lookup(key: string, waiter: Waiter): PageLookup {
+    /** A fresh stored page, or undefined. */
+    getFresh(key: string): CachedPage | undefined {
+      if (store === undefined) return undefined;
       const status: LRUCache.Status<string, UpstreamPage> = {};
-      const cached = store?.get(key, { status });
-      if (cached !== undefined) {
-        const page = { ...cached, isStored: true, ttlLeftMs: status.remainingTTL };
-        return { cache: 'HIT', isCollapsed: false, trace: newTrace(), page: Promise.resolve(page) };
-      }
+      const page = store.get(key, { status });
+      return page === undefined ? undefined : { page, ttlLeftMs: status.remainingTTL ?? 0 };
+    },
+    /** Joins the upstream call in flight for this key, or starts one. */
+    join(key: string, waiter: Waiter): JoinedCall {
       const joined = inFlight.get(key);
       const flight = joined ?? startFlight(key, waiter);
-      return {
-        cache: 'MISS',
-        isCollapsed: joined !== undefined,
-        trace: flight.trace,
-        page: awaitFlight(flight, waiter),
-      };
+      return { isCollapsed: joined !== undefined, trace: flight.trace, result: awaitFlight(flight, waiter) };
     },
     get size(): number {
       return store?.size ?? 0;

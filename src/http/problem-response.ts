@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import { Problem } from '../problem.js';
-import { auditFacts } from './audit-log.js';
+import { auditFacts, requestIdOf } from './audit-log.js';
+import type { Logger } from 'pino';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -20,7 +21,7 @@ export function toProblem(error: unknown): Problem {
 
 /** Writes a problem; `secret` is cut out of the body in case client input echoed it back. */
 export function sendProblem(res: Response, problem: Problem, secret: string): void {
-  const requestId = String(res.getHeader('X-Request-ID') ?? '');
+  const requestId = requestIdOf(res);
   auditFacts(res).code = problem.code;
   res.status(problem.status);
   res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
@@ -31,10 +32,12 @@ export function sendProblem(res: Response, problem: Problem, secret: string): vo
   res.send(Buffer.from(JSON.stringify(problem.toBody(requestId)).replaceAll(secret, '[redacted]')));
 }
 
-export function createErrorHandler(secret: string) {
-  return function handleError(error: unknown, req: Request, res: Response, next: NextFunction): void {
+export function createErrorHandler(logger: Logger, secret: string) {
+  return function handleError(error: unknown, _req: Request, res: Response, next: NextFunction): void {
     const problem = toProblem(error);
-    if (problem.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
+    if (problem.code === 'internal_error') {
+      logger.error({ err: error, request_id: requestIdOf(res) }, 'unhandled error');
+    }
     if (res.headersSent) return next(error);
     sendProblem(res, problem, secret);
   };
