@@ -1,0 +1,164 @@
+// Turns the scenarios' figures into the printed tables, the target verdicts and the one-line summary.
+import { addedP50Ms, addedP99Ms, rpsRatio, type Measured } from './compare.js';
+import {
+  ROUNDS,
+  type benchBurst,
+  type benchCacheHit,
+  type benchMemory,
+  type benchMissPath,
+} from './scenarios.js';
+
+export interface Figures {
+  hit: Awaited<ReturnType<typeof benchCacheHit>>;
+  miss: Awaited<ReturnType<typeof benchMissPath>>;
+  burst: Awaited<ReturnType<typeof benchBurst>>;
+  memory: Awaited<ReturnType<typeof benchMemory>>;
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  isMet: boolean;
+}
+
+const RSS_LIMIT_MB = 120;
+
+const fixed = (value: number, digits = 2) => value.toFixed(digits);
+const ratio = (value: number) => `${value.toFixed(2)}×`;
+const plusMs = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms`;
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  console.log(`\n${line(header)}\n${line(widths.map((width) => '-'.repeat(width)))}`);
+  for (const row of rows) console.log(line(row));
+}
+
+function loadRow(name: string, result: Measured): string[] {
+  return [
+    name,
+    Math.round(result.rps).toLocaleString('en-US'),
+    fixed(result.p50Ms),
+    fixed(result.p99Ms),
+    fixed(result.cpuUsPerRequest, 0),
+    String(result.errors),
+  ];
+}
+
+/** Non-2xx answers and socket errors: a run that measured 401s or 429s measured nothing. */
+export function countErrors({ hit, miss, burst }: Figures): number {
+  const runs = [
+    hit.bareNode,
+    hit.express,
+    ...hit.proxies,
+    ...miss.flatMap((run) => [run.direct, run.proxied]),
+  ];
+  return runs.reduce((sum, run) => sum + run.errors, 0) + burst.requests - (burst.statuses['200'] ?? 0);
+}
+
+export function judgeTargets({ hit, miss, burst, memory }: Figures): Target[] {
+  const [busy, single] = miss;
+  if (busy === undefined || single === undefined) throw new Error('missing miss-path runs');
+  const missRatio = rpsRatio(busy.proxied, busy.direct);
+  const singleAddedP50Ms = addedP50Ms(single.proxied, single.direct);
+  return [
+    ...hit.proxies
+      .filter((proxy) => proxy.isTarget)
+      .map((proxy) => ({
+        name: `hit ≥ 0.8× plain Express (${proxy.label})`,
+        measured: `${ratio(rpsRatio(proxy, hit.express))} Express, ${ratio(rpsRatio(proxy, hit.bareNode))} node:http`,
+        isMet: rpsRatio(proxy, hit.express) >= 0.8,
+      })),
+    {
+      name: 'miss ≥ 0.2× stand-in direct (c=32)',
+      measured: `${ratio(missRatio)}; ${plusMs(addedP50Ms(busy.proxied, busy.direct))} p50, ${plusMs(addedP99Ms(busy.proxied, busy.direct))} p99`,
+      isMet: missRatio >= 0.2,
+    },
+    {
+      name: 'miss added p50 ≤ 0.3 ms (c=1)',
+      measured: `${plusMs(singleAddedP50Ms)} p50, ${plusMs(addedP99Ms(single.proxied, single.direct))} p99`,
+      isMet: singleAddedP50Ms <= 0.3,
+    },
+    {
+      name: `burst: exactly 1 upstream call (${burst.requests} at once)`,
+      measured: `${burst.upstreamCalls} call; ${burst.collapsed} joined it, ${burst.hits} hit the cache; ${fixed(burst.elapsedMs, 0)} ms (upstream ${burst.delayMs} ms)`,
+      isMet: burst.upstreamCalls === 1,
+    },
+    {
+      name: `RSS < ${RSS_LIMIT_MB} MB with ${memory.pages} cached pages`,
+      measured: `${fixed(memory.rssAfterMb, 1)} MB (${fixed(memory.rssBeforeMb, 1)} before; pages ${memory.pageBytes} B)`,
+      isMet: memory.rssAfterMb < RSS_LIMIT_MB && memory.oldestStillCached,
+    },
+  ];
+}
+
+export function printReport(figures: Figures, targets: Target[]): void {
+  const { hit, miss, memory } = figures;
+  printTable(
+    [
+      `scenario (wrk -t1 -c32 unless c=1; median of ${ROUNDS} rounds)`,
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'errors',
+    ],
+    [
+      loadRow('1 hit   bare node:http (ceiling)', hit.bareNode),
+      loadRow('1 hit   plain Express (ceiling)', hit.express),
+      ...hit.proxies.map((proxy) => loadRow(`1 hit   proxy, ${proxy.label}`, proxy)),
+      ...miss.flatMap((run) => [
+        loadRow(`2 miss  stand-in direct, c=${run.connections}`, run.direct),
+        loadRow(`2 miss  via proxy, c=${run.connections}`, run.proxied),
+      ]),
+    ],
+  );
+  const info = (name: string, measured: string) => [`(info) ${name}`, measured, ''];
+  printTable(
+    ['target', 'measured', 'status'],
+    [
+      ...targets.map((target) => [target.name, target.measured, target.isMet ? 'met' : 'NOT MET']),
+      ...hit.proxies
+        .filter((proxy) => !proxy.isTarget)
+        .map((proxy) => {
+          const [plain] = hit.proxies;
+          const vsPlain = plain === undefined ? '' : `, ${ratio(rpsRatio(proxy, plain))} ${plain.label}`;
+          return info(`hit, ${proxy.label}`, `${ratio(rpsRatio(proxy, hit.express))} Express${vsPlain}`);
+        }),
+      info(
+        'peak RSS during scenario 1',
+        `${fixed(Math.max(...hit.proxies.map((proxy) => proxy.peakRssMb)), 1)} MB proxy; ceilings ` +
+          `${fixed(hit.bareNode.peakRssMb, 1)} MB node:http, ${fixed(hit.express.peakRssMb, 1)} MB Express`,
+      ),
+      info(
+        'after the fill, from /metrics',
+        `V8 heap ${fixed(memory.heapUsedMb, 1)} MB used of ${fixed(memory.heapTotalMb, 1)} MB, ` +
+          `external ${fixed(memory.externalMb, 1)} MB`,
+      ),
+    ],
+  );
+}
+
+export function summarize(figures: Figures, targets: Target[], errors: number, elapsedS: number): string {
+  const { hit, miss, burst, memory } = figures;
+  const [busy, single] = miss;
+  const hits = hit.proxies
+    .filter((proxy) => proxy.isTarget)
+    .map((proxy) => `${ratio(rpsRatio(proxy, hit.express))} (${proxy.label})`);
+  const missRatio = busy === undefined ? NaN : rpsRatio(busy.proxied, busy.direct);
+  const singleAddedP50Ms = single === undefined ? NaN : addedP50Ms(single.proxied, single.direct);
+  return (
+    `bench: hit ${hits.join(', ')} of plain Express; ` +
+    `miss ${ratio(missRatio)} of direct, ${plusMs(singleAddedP50Ms)} p50 at c=1; ` +
+    `burst ${burst.upstreamCalls} upstream call in ${fixed(burst.elapsedMs, 0)} ms; ` +
+    `RSS ${fixed(memory.rssAfterMb, 0)} MB with ${memory.pages} pages — ` +
+    `${targets.filter((target) => target.isMet).length}/${targets.length} targets met` +
+    `${errors > 0 ? `; ${errors} ERRORS, results invalid` : ''} (${fixed(elapsedS, 0)} s)`
+  );
+}

@@ -1,0 +1,57 @@
+// `npm run bench`: builds the proxy, runs the four scenarios, prints tables and a summary, writes results/latest.json.
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { hasWrk } from './load.js';
+import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
+import { countErrors, judgeTargets, printReport, summarize } from './report.js';
+import { benchBurst, benchCacheHit, benchMemory, benchMissPath } from './scenarios.js';
+import { createAuths } from './servers.js';
+
+async function main(): Promise<void> {
+  if (!hasWrk) {
+    console.error(
+      'bench: wrk is not installed; install it with `apt-get install wrk` (Debian/Ubuntu) and retry.',
+    );
+    process.exit(1);
+  }
+  if (!hasTaskset)
+    console.warn('bench: taskset not found; servers and load generator are NOT pinned to cores.');
+  // Read before pinning: once pinned, this process sees a single core.
+  const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, hasTaskset };
+  const source = describeSource();
+  const changes = source.uncommitted.length === 0 ? 'clean' : `uncommitted: ${source.uncommitted.join(', ')}`;
+  console.log(`bench: measuring ${source.commit} (${changes})`);
+  buildProxy();
+  pinSelfToLoadCore();
+  const startedAt = Date.now();
+  const auths = createAuths();
+  const hs256 = auths.find((auth) => auth.algorithm === 'HS256');
+  if (hs256 === undefined) throw new Error('no HS256 token');
+
+  console.log(
+    'bench: 1/4 cache hit: bare node:http, plain Express, the proxy (HS256, RS256, HS256 + limit) ...',
+  );
+  const hit = await benchCacheHit(auths);
+  console.log('bench: 2/4 miss path: stand-in direct vs via the proxy, at 32 and at 1 connection ...');
+  const miss = await benchMissPath(hs256);
+  console.log('bench: 3/4 burst ...');
+  const burst = await benchBurst(hs256);
+  console.log('bench: 4/4 memory ...');
+  const memory = await benchMemory(hs256);
+
+  const figures = { hit, miss, burst, memory };
+  const targets = judgeTargets(figures);
+  const errors = countErrors(figures);
+  const elapsedS = (Date.now() - startedAt) / 1000;
+  printReport(figures, targets);
+  console.log(`\n${summarize(figures, targets, errors, elapsedS)} [${source.commit}, ${changes}]`);
+  const results = { date: new Date().toISOString(), machine, source, ...figures, targets, errors, elapsedS };
+  writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
+  console.log('bench: raw figures in bench/results/latest.json');
+  if (errors > 0) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
