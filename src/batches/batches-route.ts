@@ -27,12 +27,21 @@ export function missCacheStatus(
   );
 }
 
-function sendPage(res: Response, page: UpstreamPage, xCache: 'HIT' | 'MISS', cacheStatus: string): void {
+/** Writes the stored bytes as they are: no ETag, no charset, no body for HEAD (a hit's whole cost). */
+function sendPage(
+  req: Request,
+  res: Response,
+  page: UpstreamPage,
+  xCache: 'HIT' | 'MISS',
+  cacheStatus: string,
+): void {
   res.setHeader('Content-Type', 'application/json');
   if (page.upstreamRequestId !== undefined) res.setHeader('X-Upstream-Request-ID', page.upstreamRequestId);
   res.setHeader('X-Cache', xCache);
   res.setHeader('Cache-Status', cacheStatus);
-  res.status(200).send(page.body);
+  res.setHeader('Content-Length', page.body.length);
+  res.writeHead(200);
+  res.end(req.method === 'HEAD' ? undefined : page.body);
 }
 
 export function createBatchesHandler(options: BatchesRouteOptions) {
@@ -58,7 +67,7 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       };
       metrics.recordCacheLookup('hit');
       res.setHeader('Age', String(Math.max(0, Math.floor((now() - page.fetchedAtMs) / 1000))));
-      return sendPage(res, page, 'HIT', `ntropy-bff; hit; ttl=${Math.floor(ttlLeftMs / 1000)}`);
+      return sendPage(req, res, page, 'HIT', `ntropy-bff; hit; ttl=${Math.floor(ttlLeftMs / 1000)}`);
     }
 
     facts.cache = 'MISS';
@@ -83,6 +92,6 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       res.setHeader('Cache-Status', missCacheStatus(call.trace.lastStatus, false, call.isCollapsed));
       throw error;
     }
-    sendPage(res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
+    sendPage(req, res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
   };
 }

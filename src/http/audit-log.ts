@@ -1,4 +1,4 @@
-// Request ids and the one audit line per /v3/batches request (SPEC "Request IDs and audit log").
+// Request ids, the headers every answer carries, and the one audit line per /v3/batches request (SPEC "Request IDs and audit log").
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -101,30 +101,45 @@ export function requestIdOf(res: Response | ServerResponse): string {
   return String(res.getHeader('X-Request-ID') ?? '');
 }
 
+export interface RequestLogOptions {
+  logger: Logger;
+  /** The server key: never logged, even when a client sends it. */
+  secret: string;
+  /** Called once per response when it closes, for metrics (route template or 'unmatched'). */
+  onClosed: (route: string, method: string, status: number, durationS: number) => void;
+  isReady: () => boolean;
+  now: () => number;
+}
+
 // Hand-written rather than pino-http: that binds two child loggers per request and was a fifth of
-// the CPU of a cache hit (BENCHMARKS.md); this needs one 'close' listener and one log call.
-export function createAuditLog(logger: Logger, secret: string) {
-  return function auditLog(req: Request, res: Response, next: NextFunction): void {
+// the CPU of a cache hit (BENCHMARKS.md). Here one 'close' listener per request feeds both the
+// audit line and the metrics.
+export function createRequestLog(options: RequestLogOptions) {
+  const { logger, secret, onClosed, isReady, now } = options;
+  return function requestLog(req: Request, res: Response, next: NextFunction): void {
+    const receivedAtMs = now();
+    (res.locals as { receivedAtMs?: number }).receivedAtMs = receivedAtMs;
     const clientId = req.headers['x-request-id'];
     // A client echoing the server key as its request id must not put the key into the logs.
     res.setHeader(
       'X-Request-ID',
       chooseRequestId(typeof clientId === 'string' && clientId.includes(secret) ? undefined : clientId),
     );
-    if (isAudited(req)) {
-      const startedAtMs = performance.now();
-      // 'close' comes once per response: after it was written, or when the client went first.
-      res.once('close', () => {
-        const record = buildAuditRecord(
-          req,
-          res,
-          Math.round((performance.now() - startedAtMs) * 1000) / 1000,
-          secret,
-        );
-        if ((record.status as number) >= 500) logger.error(record, 'audit');
-        else logger.info(record, 'audit');
-      });
-    }
+    // Browsers and shared caches must not keep financial data; nor anything else we answer.
+    res.setHeader('Cache-Control', 'private, no-store');
+    if (!isReady()) res.setHeader('Connection', 'close');
+    const isAuditLine = isAudited(req);
+    const startedAtMs = performance.now();
+    // 'close' comes once per response: after it was written, or when the client went first.
+    res.once('close', () => {
+      const durationMs = performance.now() - startedAtMs;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      onClosed(route, req.method, answeredStatus(res).status, durationMs / 1000);
+      if (!isAuditLine) return;
+      const record = buildAuditRecord(req, res, Math.round(durationMs * 1000) / 1000, secret);
+      if ((record.status as number) >= 500) logger.error(record, 'audit');
+      else logger.info(record, 'audit');
+    });
     next();
   };
 }
