@@ -282,3 +282,35 @@ describe('GET /v3/batches — upstream timeout', () => {
     expectKeyNowhere(res, slow);
   });
 });
+
+describe('GET /v3/batches — a failure without a response after one with a response', () => {
+  let flaky: Harness;
+  beforeAll(async () => {
+    flaky = await startHarness({
+      env: { UPSTREAM_TIMEOUT_MS: '100', UPSTREAM_MAX_RETRIES: '1', CACHE_TTL_MS: '0' },
+      random: () => 0,
+    });
+  });
+  afterAll(() => flaky.close());
+  beforeEach(() => flaky.upstream.reset());
+
+  it('a 503 then a timeout → 504 naming the 503 as the last upstream response', async () => {
+    flaky.upstream.enqueue({ status: 503, headers: { 'x-request-id': 'up-503-a' } }, { hang: true });
+    const res = await getBatches(flaky);
+    const body = expectProblem(res, 504, 'upstream_timeout');
+    expect(body.upstream_status).toBe(503);
+    expect(body.upstream_request_id).toBe('up-503-a');
+    expectUpstreamMiss(res, 503);
+    expect(flaky.upstream.received).toHaveLength(2);
+  });
+
+  it('a 502 then a reset → 502 upstream_unavailable naming the 502 as the last upstream response', async () => {
+    flaky.upstream.enqueue({ status: 502, headers: { 'x-request-id': 'up-502-b' } }, { reset: true });
+    const res = await getBatches(flaky);
+    const body = expectProblem(res, 502, 'upstream_unavailable');
+    expect(body.upstream_status).toBe(502);
+    expect(body.upstream_request_id).toBe('up-502-b');
+    expectUpstreamMiss(res, 502);
+    expect(flaky.upstream.received).toHaveLength(2);
+  });
+});

@@ -134,8 +134,7 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
         if (now() + pauseMs >= request.deadlineAtMs) {
           throw new Problem('upstream_rate_limited', 'Ntropy is rate limiting this account', {
             retryAfterS: pauseMs / 1000,
-            upstreamStatus: trace.lastStatus,
-            upstreamRequestId: trace.lastRequestId,
+            ...lastResponseOf(trace),
           });
         }
         observer.onPauseWait(pauseMs);
@@ -143,7 +142,7 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
         await sleep(pauseMs, undefined, { signal: request.signal });
       }
       if (now() >= request.deadlineAtMs)
-        throw new Problem('upstream_timeout', 'The request deadline ran out');
+        throw new Problem('upstream_timeout', 'The request deadline ran out', lastResponseOf(trace));
 
       const outcome = await attempt(request);
       trace.attempts += 1;
@@ -171,7 +170,11 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
       });
       if (decision.pauseUntilMs !== undefined) gate.pauseUntil(decision.pauseUntilMs);
       if (decision.action === 'give_up') {
-        throw problemForOutcome(outcome, { pauseRemainingMs: gate.remainingMs(now()), scrub });
+        throw problemForOutcome(outcome, {
+          pauseRemainingMs: gate.remainingMs(now()),
+          scrub,
+          lastResponse: lastResponseOf(trace),
+        });
       }
       observer.onRetry();
       // A Retry-After wait is served by the gate at the top of the loop, shared with every other call.
@@ -183,6 +186,11 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
   }
 
   return { fetchPage, close: () => pool.close() };
+}
+
+/** SPEC "Normalized errors": upstream_status and upstream_request_id of the call's last response. */
+function lastResponseOf(trace: UpstreamTrace) {
+  return { upstreamStatus: trace.lastStatus, upstreamRequestId: trace.lastRequestId };
 }
 
 /** A loose shape check: `data` is an array, `next_cursor` a string, null or absent; the rest passes through. */

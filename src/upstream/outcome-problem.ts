@@ -10,19 +10,27 @@ export interface OutcomeContext {
   pauseRemainingMs: number;
   /** Removes the server's secret from any upstream text before it is passed on. */
   scrub: (text: string) => string;
+  /** The last upstream response of this call, for outcomes that have none of their own. */
+  lastResponse: { upstreamStatus: number | undefined; upstreamRequestId: string | undefined };
 }
 
 export function problemForOutcome(outcome: AttemptOutcome, context: OutcomeContext): Problem {
   switch (outcome.kind) {
     case 'timeout':
-      return new Problem('upstream_timeout', 'Ntropy did not answer in time');
+      return new Problem('upstream_timeout', 'Ntropy did not answer in time', context.lastResponse);
     case 'unreachable':
-      return new Problem('upstream_unavailable', 'Ntropy could not be reached');
+      return new Problem('upstream_unavailable', 'Ntropy could not be reached', context.lastResponse);
     case 'too_large':
-      return new Problem('upstream_error', 'Ntropy sent a response larger than the proxy accepts', {
-        upstreamStatus: outcome.status,
-        upstreamRequestId: readRequestId(outcome.headers, context.scrub),
-      });
+      return new Problem(
+        'upstream_error',
+        'Ntropy sent a response larger than the proxy accepts',
+        outcome.status === undefined
+          ? context.lastResponse
+          : {
+              upstreamStatus: outcome.status,
+              upstreamRequestId: readRequestId(outcome.headers, context.scrub),
+            },
+      );
     case 'response':
       return problemForResponse(outcome, context);
     default:
