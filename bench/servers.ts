@@ -36,16 +36,20 @@ export function startCeiling(kind: 'node' | 'express'): Promise<Server> {
   return startServer({ name: kind, script: 'ceilings.js', args: ['--kind', kind], readyPath: HIT_PATH });
 }
 
-/** The built proxy, `node dist/main.js`, configured only through its environment (SPEC "Running"). */
+/**
+ * The built proxy, `node dist/main.js`, configured only through its environment (SPEC "Running"). `mainJs` names
+ * another build's entry (an absolute path), for an A/B of two commits (`bench/ab.ts`).
+ */
 export function startProxy(
   standIn: Server,
   auth: Auth,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  mainJs = `${ROOT}dist/main.js`,
 ): Promise<Server> {
   return startServer({
     name: 'proxy',
-    script: `${ROOT}dist/main.js`,
+    script: mainJs,
     nodeArgs,
     readyPath: '/healthz',
     env: {
