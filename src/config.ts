@@ -143,17 +143,17 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   }
-  const jwtKey = parseJwtKey(env, problems);
+  // The cooldown only matters when the rest parsed; a failed parse throws below anyway.
+  const jwtKey = parseJwtKey(env, problems, parsed.success ? parsed.data.JWT_JWKS_COOLDOWN_MS : 0);
   if (!parsed.success || jwtKey === undefined) throw new ConfigError(problems);
   const e = parsed.data;
-  const key: JwtKey = jwtKey.kind === 'jwks' ? { ...jwtKey, cooldownMs: e.JWT_JWKS_COOLDOWN_MS } : jwtKey;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     ntropyApiKey: e.NTROPY_API_KEY,
     ntropyBaseUrl: e.NTROPY_BASE_URL,
     jwt: Object.freeze({
-      key: Object.freeze(key),
+      key: Object.freeze(jwtKey),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       requiredScope: e.JWT_REQUIRED_SCOPE,
@@ -174,7 +174,11 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
 }
 
 // SPEC "Running": exactly one key source; each key fixes its one algorithm (RFC 8725).
-function parseJwtKey(env: Record<string, string | undefined>, problems: string[]): JwtKey | undefined {
+function parseJwtKey(
+  env: Record<string, string | undefined>,
+  problems: string[],
+  jwksCooldownMs: number,
+): JwtKey | undefined {
   const given = (['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const).filter(
     (name) => (env[name] ?? '').trim() !== '',
   );
@@ -216,5 +220,5 @@ function parseJwtKey(env: Record<string, string | undefined>, problems: string[]
   }
   const url = env.JWT_JWKS_URL;
   if (url === undefined || !httpUrl('').safeParse(url).success) return undefined;
-  return { kind: 'jwks', url, cooldownMs: 0 };
+  return { kind: 'jwks', url, cooldownMs: jwksCooldownMs };
 }
