@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 10_000,
     hookTimeout: 10_000,
     pool: 'forks',
+    // Most tests wait on sockets, timers and spawned servers rather than the CPU: on a 2-core machine
+    // the default (one worker per spare core) runs the files one after another, twice as slowly.
+    maxWorkers: 4,
     globalSetup: ['test/global-setup.ts'],
   },
 });
