@@ -82,7 +82,3 @@ export class Problem extends Error {
 export function problemType(code: ProblemCode): string {
   return `urn:ntropy-bff:problem:${code.replaceAll('_', '-')}`;
 }
-
-export function problemStatus(code: ProblemCode): number {
-  return catalogue[code].status;
-}

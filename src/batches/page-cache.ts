@@ -144,9 +144,6 @@ export function createPageCache(options: PageCacheOptions) {
       const flight = joined ?? startFlight(key, waiter);
       return { isCollapsed: joined !== undefined, trace: flight.trace, result: awaitFlight(flight, waiter) };
     },
-    get size(): number {
-      return store?.size ?? 0;
-    },
   };
 }
 
