@@ -7,6 +7,8 @@ const catalogue = {
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'Request timeout' },
+  expectation_failed: { status: 417, title: 'Expectation failed' },
   headers_too_large: { status: 431, title: 'Request header fields too large' },
   rate_limited: { status: 429, title: 'Too many requests' },
   upstream_rate_limited: { status: 429, title: 'Upstream rate limited' },
@@ -33,6 +35,8 @@ export interface ProblemOptions {
   upstreamRequestId?: string;
   retryAfterS?: number;
   headers?: Record<string, string>;
+  /** The cause that stays on the server (the audit line's `reason`); never in the body. */
+  reason?: string;
 }
 
 export class Problem extends Error {
@@ -46,6 +50,7 @@ export class Problem extends Error {
   readonly upstreamRequestId: string | undefined;
   readonly retryAfterS: number | undefined;
   readonly headers: Record<string, string>;
+  readonly reason: string | undefined;
 
   constructor(code: ProblemCode, detail: string, options: ProblemOptions = {}) {
     super(detail);
@@ -62,6 +67,7 @@ export class Problem extends Error {
     this.retryAfterS =
       options.retryAfterS === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfterS));
     this.headers = options.headers ?? {};
+    this.reason = options.reason;
   }
 
   toBody(requestId: string): Record<string, unknown> {

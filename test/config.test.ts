@@ -41,17 +41,29 @@ describe('loadConfig — defaults', () => {
         clockToleranceS: 30,
         key: { kind: 'static', algorithm: 'HS256' },
       },
-      cache: { ttlMs: 5000, maxEntries: 1000, maxBytes: 52_428_800 },
-      upstream: { timeoutMs: 10_000, maxRetries: 3 },
+      cache: { ttlMs: 5000, maxEntries: 1000, maxBytes: 52_428_800, staleIfErrorMs: 300_000 },
+      upstream: {
+        timeoutMs: 10_000,
+        maxRetries: 3,
+        maxConcurrency: 32,
+        quotaHoldMs: 300_000,
+        quotaProbeIntervalMs: 30_000,
+        proxy: undefined,
+      },
       requestDeadlineMs: 15_000,
       userRateLimitPerMin: 300,
       corsOrigins: [],
+      trustProxy: undefined,
+      metricsPort: undefined,
+      http: { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
       shutdownGraceMs: 10_000,
+      redis: undefined,
+      auditLogFile: undefined,
       logLevel: 'info',
     });
   });
 
-  it('defaults JWT_JWKS_COOLDOWN_MS to 30000 when a JWKS URL is the key source', () => {
+  it('defaults JWT_JWKS_COOLDOWN_MS to 30000 and JWT_JWKS_MAX_AGE_MS to 300000 with a JWKS URL', () => {
     const config = loadConfig({
       NTROPY_API_KEY: API_KEY,
       JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json',
@@ -60,7 +72,13 @@ describe('loadConfig — defaults', () => {
       kind: 'jwks',
       url: 'https://id.example.com/.well-known/jwks.json',
       cooldownMs: 30_000,
+      maxAgeMs: 300_000,
     });
+  });
+
+  it('defaults REDIS_KEY_PREFIX and REDIS_TIMEOUT_MS once REDIS_URL is set', () => {
+    const config = loadConfig({ ...BASE_ENV, REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'ntropy-bff:', timeoutMs: 250 });
   });
 });
 
@@ -107,6 +125,76 @@ describe('loadConfig — accepted values', () => {
       (c) => [c.jwt.issuer, c.jwt.audience, c.jwt.requiredScope],
       ['https://id.example.com/', 'ntropy-bff', 'batches:read'],
     ],
+    ['CACHE_STALE_IF_ERROR_MS=0 (off)', { CACHE_STALE_IF_ERROR_MS: '0' }, (c) => c.cache.staleIfErrorMs, 0],
+    ['UPSTREAM_MAX_CONCURRENCY=1', { UPSTREAM_MAX_CONCURRENCY: '1' }, (c) => c.upstream.maxConcurrency, 1],
+    ['QUOTA_HOLD_MS=60000', { QUOTA_HOLD_MS: '60000' }, (c) => c.upstream.quotaHoldMs, 60_000],
+    [
+      'QUOTA_PROBE_INTERVAL_MS=5000',
+      { QUOTA_PROBE_INTERVAL_MS: '5000' },
+      (c) => c.upstream.quotaProbeIntervalMs,
+      5000,
+    ],
+    [
+      'JWT_JWKS_MAX_AGE_MS=60000 with a JWKS URL',
+      { JWT_SECRET: undefined, JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_JWKS_MAX_AGE_MS: '60000' },
+      (c) => (c.jwt.key.kind === 'jwks' ? c.jwt.key.maxAgeMs : undefined),
+      60_000,
+    ],
+    ['TRUST_PROXY as a hop count', { TRUST_PROXY: '1' }, (c) => c.trustProxy, 1],
+    [
+      'TRUST_PROXY as addresses, CIDRs and named ranges',
+      { TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8, loopback' },
+      (c) => c.trustProxy,
+      ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', 'loopback'],
+    ],
+    ['TRUST_PROXY empty (unset)', { TRUST_PROXY: '' }, (c) => c.trustProxy, undefined],
+    ['METRICS_PORT=9464', { METRICS_PORT: '9464' }, (c) => c.metricsPort, 9464],
+    ['METRICS_PORT=0 (any free port)', { METRICS_PORT: '0' }, (c) => c.metricsPort, 0],
+    ['METRICS_PORT empty (unset)', { METRICS_PORT: ' ' }, (c) => c.metricsPort, undefined],
+    [
+      'HTTPS_PROXY with credentials, and NO_PROXY',
+      { HTTPS_PROXY: 'http://user:pw@proxy.internal:3128', NO_PROXY: 'localhost,.internal' },
+      (c) => c.upstream.proxy,
+      {
+        httpsProxy: 'http://user:pw@proxy.internal:3128',
+        httpProxy: undefined,
+        noProxy: 'localhost,.internal',
+      },
+    ],
+    [
+      'https_proxy, lowercase, winning over HTTPS_PROXY as in undici and curl',
+      { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128', http_proxy: 'http://plain:3128' },
+      (c) => c.upstream.proxy,
+      { httpsProxy: 'http://lower:3128', httpProxy: 'http://plain:3128', noProxy: undefined },
+    ],
+    [
+      'HTTP_HEADERS_TIMEOUT_MS and HTTP_KEEP_ALIVE_TIMEOUT_MS',
+      { HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '75000' },
+      (c) => c.http,
+      { headersTimeoutMs: 5000, keepAliveTimeoutMs: 75_000 },
+    ],
+    [
+      'REDIS_URL with TLS, a password, a prefix and a timeout',
+      {
+        REDIS_URL: 'rediss://:s3cret@redis.internal:6380/2',
+        REDIS_KEY_PREFIX: 'bff-eu:',
+        REDIS_TIMEOUT_MS: '100',
+      },
+      (c) => c.redis,
+      { url: 'rediss://:s3cret@redis.internal:6380/2', keyPrefix: 'bff-eu:', timeoutMs: 100 },
+    ],
+    [
+      'AUDIT_LOG_FILE',
+      { AUDIT_LOG_FILE: '/var/log/ntropy-bff/audit.log' },
+      (c) => c.auditLogFile,
+      '/var/log/ntropy-bff/audit.log',
+    ],
+    [
+      'NTROPY_API_KEY of every visible ASCII character',
+      { NTROPY_API_KEY: '!~aZ09-_.{}' },
+      (c) => c.ntropyApiKey,
+      '!~aZ09-_.{}',
+    ],
   ])('accepts %s', (_case, env, read, expected) => {
     expect(read(loadConfig({ ...BASE_ENV, ...env }))).toEqual(expected);
   });
@@ -124,6 +212,14 @@ const NUMERIC_VARIABLES = [
   'REQUEST_DEADLINE_MS',
   'USER_RATE_LIMIT_PER_MIN',
   'SHUTDOWN_GRACE_MS',
+  'JWT_JWKS_MAX_AGE_MS',
+  'CACHE_STALE_IF_ERROR_MS',
+  'QUOTA_HOLD_MS',
+  'QUOTA_PROBE_INTERVAL_MS',
+  'UPSTREAM_MAX_CONCURRENCY',
+  'HTTP_HEADERS_TIMEOUT_MS',
+  'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+  'REDIS_TIMEOUT_MS',
 ];
 const NOT_WHOLE_NUMBERS = ['abc', '-1', '1.5', '', ' ', '10ms', '1e3', '0x10', '+5'];
 
@@ -152,6 +248,24 @@ describe('loadConfig — rejected values name their variable', () => {
     ['CORS_ORIGINS', 'app.example.com'],
     ['JWT_REQUIRED_SCOPE', 'batches read'],
     ['JWT_REQUIRED_SCOPE', 'batches"read'],
+    ['UPSTREAM_MAX_CONCURRENCY', '0'],
+    ['QUOTA_PROBE_INTERVAL_MS', '0'],
+    ['HTTP_HEADERS_TIMEOUT_MS', '0'],
+    ['METRICS_PORT', '65536'],
+    ['METRICS_PORT', 'x'],
+    ['METRICS_PORT', '8080'],
+    ['TRUST_PROXY', 'true'],
+    ['TRUST_PROXY', '-1'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', '10.0.0.1,,'],
+    ['HTTPS_PROXY', 'proxy.internal:3128'],
+    ['HTTPS_PROXY', 'socks5://proxy.internal:1080'],
+    ['HTTP_PROXY', 'not a url'],
+    ['REDIS_URL', 'http://redis.internal:6379'],
+    ['REDIS_URL', 'redis.internal:6379'],
+    ['REDIS_KEY_PREFIX', ''],
+    ['REDIS_KEY_PREFIX', 'has space'],
   ])('%s=%j', (name, value) => {
     expect(configError({ ...BASE_ENV, [name]: value }).message).toContain(name);
   });
@@ -159,6 +273,11 @@ describe('loadConfig — rejected values name their variable', () => {
   it.each<[string, Env]>([
     ['missing', { NTROPY_API_KEY: undefined }],
     ['empty', { NTROPY_API_KEY: '' }],
+    ['with DEL (0x7f)', { NTROPY_API_KEY: 'key-\x7f' }],
+    ['with a space', { NTROPY_API_KEY: 'key with space' }],
+    ['with a tab', { NTROPY_API_KEY: 'key\tx' }],
+    ['with a line break', { NTROPY_API_KEY: 'key\r\nX-Evil: 1' }],
+    ['non-ASCII', { NTROPY_API_KEY: 'clé-secrète' }],
   ])('NTROPY_API_KEY %s', (_case, env) => {
     expect(configError({ ...BASE_ENV, ...env }).message).toContain('NTROPY_API_KEY');
   });
@@ -316,6 +435,18 @@ describe('loadConfig — one error for many problems', () => {
       LOG_LEVEL: 'loud',
     });
     for (const name of ['JWT_PUBLIC_KEY', 'PORT', 'LOG_LEVEL']) expect(error.message).toContain(name);
+  });
+
+  it('never echoes a REDIS_URL or proxy password when another variable is bad', () => {
+    const { message } = configError({
+      ...BASE_ENV,
+      REDIS_URL: 'redis://:redis-password-hidden@r:6379',
+      HTTPS_PROXY: 'http://u:proxy-password-hidden@p:3128',
+      PORT: 'x',
+    });
+    expect(message).toContain('PORT');
+    expect(message).not.toContain('redis-password-hidden');
+    expect(message).not.toContain('proxy-password-hidden');
   });
 
   it('never echoes the secret values: JWT_SECRET, NTROPY_API_KEY, the PEM', () => {

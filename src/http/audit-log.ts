@@ -12,7 +12,9 @@ export interface AuditFacts {
   azp?: string;
   query?: Readonly<Record<string, string | number | undefined>>;
   code?: ProblemCode;
-  cache?: 'HIT' | 'MISS';
+  /** Why a request was refused or failed, as the server knows it (SPEC "Request IDs and audit log"). */
+  reason?: string;
+  cache?: 'HIT' | 'MISS' | 'STALE';
   upstream?: {
     attempts: number;
     lastStatus: number | undefined;
@@ -93,6 +95,7 @@ function buildAuditRecord(
     upstream_attempts: facts.upstream?.attempts ?? 0,
     upstream_request_id: facts.upstream?.lastRequestId ?? null,
     upstream_waited_ms: facts.upstream?.waitedMs ?? 0,
+    ...(facts.reason === undefined || status < 400 ? {} : { reason: facts.reason }),
     duration_ms: durationMs,
   };
 }

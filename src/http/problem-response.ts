@@ -22,7 +22,9 @@ export function toProblem(error: unknown): Problem {
 /** Writes a problem; `secret` is cut out of the body in case client input echoed it back. */
 export function sendProblem(res: Response, problem: Problem, secret: string): void {
   const requestId = requestIdOf(res);
-  auditFacts(res).code = problem.code;
+  const facts = auditFacts(res);
+  facts.code = problem.code;
+  if (problem.reason !== undefined) facts.reason = problem.reason;
   res.status(problem.status);
   res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
   res.setHeader('Cache-Control', 'private, no-store');
