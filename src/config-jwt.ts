@@ -1,7 +1,7 @@
 // The caller-authentication key from the environment: exactly one source, each key with its one algorithm.
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { httpUrl } from './config-fields.js';
-import { algorithmForKey } from './http/key-algorithm.js';
+import { algorithmForKey, isWeakKey, MIN_RSA_MODULUS_BITS } from './http/key-algorithm.js';
 
 export type JwtKey =
   | { kind: 'static'; key: KeyObject; algorithm: string }
@@ -48,6 +48,10 @@ export function parseJwtKey(
     const algorithm = algorithmForKey(key);
     if (algorithm === undefined) {
       problems.push('JWT_PUBLIC_KEY: key type must be RSA, RSA-PSS, EC P-256/P-384/P-521 or Ed25519');
+      return undefined;
+    }
+    if (isWeakKey(key)) {
+      problems.push(`JWT_PUBLIC_KEY: an RSA key must have at least ${MIN_RSA_MODULUS_BITS} bits`);
       return undefined;
     }
     return { kind: 'static', key, algorithm };

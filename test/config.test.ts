@@ -344,13 +344,14 @@ describe('loadConfig — exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL
 });
 
 describe('loadConfig — JWT_PUBLIC_KEY fixes the one algorithm', () => {
-  const pss = generateKeyPairSync('rsa-pss', {
+  const PSS_OPTIONS = {
     modulusLength: 2048,
     hashAlgorithm: 'sha256',
     mgf1HashAlgorithm: 'sha256',
     // @types/node 20 declares saltLength a string; Node wants the number of bytes.
     saltLength: 32 as unknown as string,
-  });
+  };
+  const pss = generateKeyPairSync('rsa-pss', PSS_OPTIONS);
 
   it.each<[string, () => KeyObject, string]>([
     ['RSA', () => rsa.publicKey, 'RS256'],
@@ -396,6 +397,20 @@ describe('loadConfig — JWT_PUBLIC_KEY fixes the one algorithm', () => {
     expect(error.message).not.toContain('-----BEGIN');
     for (const line of pem.split('\n').filter((text) => text.length > 20))
       expect(error.message).not.toContain(line);
+  });
+
+  it.each<[string, () => KeyObject]>([
+    ['an RSA key of 1024 bits', () => generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey],
+    ['an RSA key of 2047 bits', () => generateKeyPairSync('rsa', { modulusLength: 2047 }).publicKey],
+    [
+      'an RSA-PSS key of 1024 bits',
+      () => generateKeyPairSync('rsa-pss', { ...PSS_OPTIONS, modulusLength: 1024 }).publicKey,
+    ],
+  ])('rejects %s (RSA keys need 2048 bits), naming JWT_PUBLIC_KEY', (_case, makeKey) => {
+    const error = configError({ NTROPY_API_KEY: API_KEY, JWT_PUBLIC_KEY: pemOf(makeKey()) });
+    expect(error.message).toContain('JWT_PUBLIC_KEY');
+    expect(error.message).toContain('2048');
+    expect(error.message).not.toContain('-----BEGIN');
   });
 });
 

@@ -26,3 +26,12 @@ export function algorithmForKey(key: KeyObject): string | undefined {
       return undefined;
   }
 }
+
+/** SPEC "Running": RSA keys (RSA-PSS included) under 2048 bits are refused (RFC 7518 §3.3 asks for 2048). */
+export const MIN_RSA_MODULUS_BITS = 2048;
+
+export function isWeakKey(key: KeyObject): boolean {
+  const type = key.asymmetricKeyType;
+  if (type !== 'rsa' && type !== 'rsa-pss') return false;
+  return (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS;
+}
