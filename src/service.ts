@@ -42,7 +42,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
   const app = createApp({
     config,
     logger: options.logger,
-    verifyToken: createTokenVerifier(config.jwt, now),
+    verifyToken: createTokenVerifier(config.jwt, now, options.logger),
     pageCache,
     metrics,
     isReady: () => isReady,

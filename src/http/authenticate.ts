@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Problem } from '../problem.js';
 import { auditFacts } from './audit-log.js';
+import { TokenRefusal, type TokenRefusalReason } from './token-refusal.js';
 import type { Claims, VerifyToken } from './token-verifier.js';
 
 export const MAX_TOKEN_LENGTH = 8192;
@@ -32,9 +33,11 @@ export function readScopes(claims: Claims): Set<string> {
   return scopes;
 }
 
-function invalidToken(detail: string): Problem {
-  return new Problem('unauthorized', detail, {
+/** One answer for every refused token: which check failed stays in the audit line's `reason`. */
+function invalidToken(reason: TokenRefusalReason): Problem {
+  return new Problem('unauthorized', 'The token is invalid or expired', {
     headers: { 'WWW-Authenticate': `${REALM}, error="invalid_token"` },
+    reason,
   });
 }
 
@@ -46,18 +49,20 @@ export function createAuthenticator(verifyToken: VerifyToken, requiredScope: str
     if (token === undefined) {
       throw new Problem('unauthorized', 'A bearer token is required', {
         headers: { 'WWW-Authenticate': REALM },
+        reason: 'no_token',
       });
     }
-    if (token.length > MAX_TOKEN_LENGTH) throw invalidToken('The token is too long');
-    if (!COMPACT_JWT.test(token)) throw invalidToken('The token is not a JWT');
+    if (token.length > MAX_TOKEN_LENGTH) throw invalidToken('too_long');
+    if (!COMPACT_JWT.test(token)) throw invalidToken('malformed');
     let claims: Claims;
     try {
       claims = await verifyToken(token);
-    } catch {
-      // The reason stays in the server: a caller learns only that the token is not accepted.
-      throw invalidToken('The token is invalid or expired');
+    } catch (error) {
+      // Anything but a refusal is a bug, and is answered as one.
+      if (error instanceof TokenRefusal) throw invalidToken(error.reason);
+      throw error;
     }
-    if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidToken('The token has no subject');
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidToken('no_sub');
 
     const facts = auditFacts(res);
     facts.sub = claims.sub;
@@ -66,6 +71,7 @@ export function createAuthenticator(verifyToken: VerifyToken, requiredScope: str
     if (requiredScope !== undefined && !readScopes(claims).has(requiredScope)) {
       throw new Problem('forbidden', `The token lacks the scope "${requiredScope}"`, {
         headers: { 'WWW-Authenticate': insufficientScope },
+        reason: 'insufficient_scope',
       });
     }
     (res.locals as { principal?: Principal }).principal = { sub: claims.sub };

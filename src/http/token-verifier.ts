@@ -1,80 +1,131 @@
-// Verifies a bearer JWT against the configured key source, each key with its one algorithm (SPEC "Running").
-import { KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+// Verifies a bearer JWT against the configured key source, each key with its one algorithm (SPEC "Running", "GET /v3/batches" Auth).
+import type { KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { createJwksKeySet } from './jwks-key-set.js';
+import { refusalFromJose, refusalFromJsonwebtoken, TokenRefusal } from './token-refusal.js';
 
 export type Claims = JWTPayload & Record<string, unknown>;
+/** Resolves the claims of a valid token; rejects with a TokenRefusal naming the failed check. */
 export type VerifyToken = (token: string) => Promise<Claims>;
 
-/** SPEC's table less HS256 and PS256: a JWK cannot carry an RSA-PSS key, and a JWKS never holds secrets. */
+/** What a JWKS key can verify: SPEC's table less HS256 (a JWKS holds no secrets) and PS256 (no JWK form). */
 const JWKS_ALGORITHMS = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /** Bounds of the verified-token cache: most tokens, and most token characters, kept. */
 const VERIFIED_TOKENS_MAX = 10_000;
 const VERIFIED_TOKENS_MAX_CHARS = 8 * 1024 * 1024;
 
+/**
+ * The checks made on the protected header before any key is sought, so that a token no key could
+ * verify never reaches the JWKS endpoint. RFC 7515 §4.1.11: `crit` names extensions that must be
+ * understood; none is, so any `crit` is refused (jose alone would accept `b64`, jsonwebtoken ignores it).
+ */
+function readHeader(token: string, algorithms: readonly string[]): { alg: string; kid: string | undefined } {
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new TokenRefusal('malformed');
+  }
+  if ('crit' in header) throw new TokenRefusal('crit');
+  const { alg, kid } = header;
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) throw new TokenRefusal('wrong_algorithm');
+  if (kid !== undefined && typeof kid !== 'string') throw new TokenRefusal('malformed');
+  return { alg, kid };
+}
+
 // jsonwebtoken verifies HS/RS/PS/ES and is the faster of the two; it has no EdDSA and no JWKS,
 // which jose provides (jose in turn cannot use RSA-PSS keys, so neither library covers the table alone).
-function createSignatureVerifier(jwtConfig: Config['jwt'], now: () => number): VerifyToken {
+function createSignatureVerifier(
+  jwtConfig: Config['jwt'],
+  now: () => number,
+  logger?: Logger,
+): (token: string) => Claims | Promise<Claims> {
   const { key, issuer, audience, clockToleranceS } = jwtConfig;
-  const joseOptions = () => ({
-    requiredClaims: ['exp'],
-    clockTolerance: clockToleranceS,
-    currentDate: new Date(now()),
-    ...(issuer === undefined ? {} : { issuer }),
-    ...(audience === undefined ? {} : { audience }),
-  });
+  const verifyWithJose = async (token: string, joseKey: KeyObject, alg: string): Promise<Claims> => {
+    try {
+      const { payload } = await jwtVerify(token, joseKey, {
+        algorithms: [alg],
+        requiredClaims: ['exp'],
+        clockTolerance: clockToleranceS,
+        currentDate: new Date(now()),
+        ...(issuer === undefined ? {} : { issuer }),
+        ...(audience === undefined ? {} : { audience }),
+      });
+      return payload;
+    } catch (error) {
+      throw refusalFromJose(error);
+    }
+  };
 
   if (key.kind === 'jwks') {
-    // jose keeps the key set, refetches it on an unknown kid at most once per cooldown, and shares
-    // one in-flight refetch, so a flood of random kids can neither hammer the issuer nor lock out known keys.
-    const keySet = createRemoteJWKSet(new URL(key.url), { cooldownDuration: key.cooldownMs });
-    return async (token) => {
-      const { payload, key: usedKey } = await jwtVerify(token, keySet, {
-        ...joseOptions(),
-        algorithms: JWKS_ALGORITHMS,
-      });
-      // jose also accepts Ed448 for EdDSA; SPEC's table allows Ed25519 only.
-      if (isEd448(usedKey)) throw new Error('key type not allowed');
-      return payload;
+    const keySet = createJwksKeySet({
+      ...key,
+      now,
+      onFetchFailed: (cause, hasLastGoodSet) =>
+        logger?.warn({ cause, last_good_set: hasLastGoodSet }, 'JWKS fetch failed'),
+    });
+    return async (token: string): Promise<Claims> => {
+      const { alg, kid } = readHeader(token, JWKS_ALGORITHMS);
+      let refusal: unknown;
+      // Several keys may fit a token without a kid (or a kid published twice): the first that verifies wins.
+      for (const candidate of await keySet.keysFor(kid, alg)) {
+        try {
+          return await verifyWithJose(token, candidate.key, alg);
+        } catch (error) {
+          refusal = error;
+          if (!(error instanceof TokenRefusal && error.reason === 'bad_signature')) break;
+        }
+      }
+      throw refusal;
     };
   }
 
-  if (key.algorithm === 'EdDSA') {
-    return async (token) =>
-      (await jwtVerify(token, key.key, { ...joseOptions(), algorithms: ['EdDSA'] })).payload;
+  const { key: staticKey, algorithm } = key;
+  if (algorithm === 'EdDSA') {
+    return async (token: string) => {
+      readHeader(token, [algorithm]);
+      return verifyWithJose(token, staticKey, algorithm);
+    };
   }
 
   const options: jwt.VerifyOptions = {
-    algorithms: [key.algorithm as jwt.Algorithm],
+    algorithms: [algorithm as jwt.Algorithm],
     clockTolerance: clockToleranceS,
     ...(issuer === undefined ? {} : { issuer }),
     ...(audience === undefined ? {} : { audience }),
   };
-  return (token) =>
-    new Promise((resolve, reject) => {
-      let claims: unknown;
-      try {
-        claims = jwt.verify(token, key.key, { ...options, clockTimestamp: Math.floor(now() / 1000) });
-      } catch (error) {
-        return reject(error instanceof Error ? error : new Error(String(error)));
-      }
-      if (typeof claims !== 'object' || claims === null || typeof (claims as Claims).exp !== 'number') {
-        return reject(new Error('exp is required'));
-      }
-      resolve(claims as Claims);
-    });
+  // Synchronous: jsonwebtoken verifies in place, and an await here would cost every cache miss a tick.
+  return (token: string): Claims => {
+    readHeader(token, [algorithm]);
+    let claims: unknown;
+    try {
+      claims = jwt.verify(token, staticKey, { ...options, clockTimestamp: Math.floor(now() / 1000) });
+    } catch (error) {
+      throw refusalFromJsonwebtoken(error);
+    }
+    if (typeof claims !== 'object' || claims === null) throw new TokenRefusal('malformed');
+    if ((claims as Claims).exp === undefined) throw new TokenRefusal('no_exp');
+    return claims as Claims;
+  };
 }
 
 /**
  * A token is verified once and its claims reused until its `exp` (plus the clock tolerance) passes;
- * after that it is refused again like any expired token. Failures are never cached. A key that leaves
- * a JWKS therefore stops working for new tokens at once, and for tokens already seen at their `exp`.
+ * after that it is refused again like any expired token. Refusals are never cached. A key that leaves
+ * a JWKS therefore stops verifying new tokens once the set is refetched (on its max age), and tokens
+ * already seen at their `exp`.
  */
-export function createTokenVerifier(jwtConfig: Config['jwt'], now: () => number = Date.now): VerifyToken {
-  const verifySignature = createSignatureVerifier(jwtConfig, now);
+export function createTokenVerifier(
+  jwtConfig: Config['jwt'],
+  now: () => number = Date.now,
+  logger?: Logger,
+): VerifyToken {
+  const verifySignature = createSignatureVerifier(jwtConfig, now, logger);
   const toleranceMs = jwtConfig.clockToleranceS * 1000;
   const verified = new LRUCache<string, { claims: Claims; validUntilMs: number }>({
     max: VERIFIED_TOKENS_MAX,
@@ -93,10 +144,4 @@ export function createTokenVerifier(jwtConfig: Config['jwt'], now: () => number 
     if (ttl > 0) verified.set(token, { claims, validUntilMs }, { ttl });
     return claims;
   };
-}
-
-function isEd448(key: unknown): boolean {
-  if (key instanceof KeyObject) return key.asymmetricKeyType === 'ed448';
-  const algorithm = (key as { algorithm?: { name?: string } } | undefined)?.algorithm;
-  return algorithm?.name === 'Ed448';
 }

@@ -1,7 +1,9 @@
-// A JWKS endpoint on 127.0.0.1 whose key set and status a test can change and whose fetches it can count.
+// A JWKS endpoint on 127.0.0.1 whose key set, status, body and delay a test can change and whose fetches it counts.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { startHarness, type Harness } from './harness.js';
 
 export type Jwk = Record<string, unknown>;
 
@@ -12,20 +14,31 @@ export interface JwksServer {
   setKeys(keys: Jwk[]): void;
   /** Answer every later fetch with this status (200 serves the key set). */
   setStatus(status: number): void;
+  /** Answer every later fetch with this raw body instead of the key set (undefined: the key set again). */
+  setBody(body: string | undefined): void;
+  /** Hold every later answer this long (0: answer at once). */
+  setDelayMs(delayMs: number): void;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
   let currentKeys = keys;
   let status = 200;
+  let rawBody: string | undefined;
+  let delayMs = 0;
   let fetches = 0;
   const server = createServer((_req, res) => {
     fetches += 1;
-    if (status !== 200) {
-      res.writeHead(status, { 'Content-Type': 'text/plain' }).end('unavailable');
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ keys: currentKeys }));
+    const answer = () => {
+      if (status !== 200) {
+        res.writeHead(status, { 'Content-Type': 'text/plain' }).end('unavailable');
+        return;
+      }
+      const body = rawBody ?? JSON.stringify({ keys: currentKeys });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    };
+    if (delayMs === 0) answer();
+    else setTimeout(answer, delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -38,6 +51,12 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
     setStatus(next) {
       status = next;
     },
+    setBody(next) {
+      rawBody = next;
+    },
+    setDelayMs(next) {
+      delayMs = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -46,7 +65,33 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
   };
 }
 
-export type KeyKind = 'rsa' | 'ec-p256' | 'ec-p384' | 'ed25519' | 'ed448';
+export function startJwksHarness(
+  jwks: JwksServer,
+  cooldownMs: number,
+  options: { maxAgeMs?: number; now?: () => number } = {},
+): Promise<Harness> {
+  return startHarness({
+    env: {
+      JWT_SECRET: undefined,
+      JWT_JWKS_URL: jwks.url,
+      JWT_JWKS_COOLDOWN_MS: String(cooldownMs),
+      ...(options.maxAgeMs === undefined ? {} : { JWT_JWKS_MAX_AGE_MS: String(options.maxAgeMs) }),
+      CACHE_TTL_MS: '0',
+    },
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+/** A token jose signs with this key, under its kid, valid for an hour. */
+export function signWithJose(key: SigningKey, alg: string, sub = 'alice'): Promise<string> {
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg, kid: key.kid })
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(key.privateKey);
+}
+
+export type KeyKind = 'rsa' | 'rsa-1024' | 'ec-p256' | 'ec-p384' | 'ec-secp256k1' | 'ed25519' | 'ed448';
 
 export interface SigningKey {
   kid: string;
@@ -72,10 +117,14 @@ function generateKeyPair(kind: KeyKind) {
   switch (kind) {
     case 'rsa':
       return generateKeyPairSync('rsa', { modulusLength: 2048 });
+    case 'rsa-1024':
+      return generateKeyPairSync('rsa', { modulusLength: 1024 });
     case 'ec-p256':
       return generateKeyPairSync('ec', { namedCurve: 'P-256' });
     case 'ec-p384':
       return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'ec-secp256k1':
+      return generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
     case 'ed25519':
       return generateKeyPairSync('ed25519');
     case 'ed448':
