@@ -27,6 +27,7 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
   let rawBody: string | undefined;
   let delayMs = 0;
   let fetches = 0;
+  const pending = new Set<NodeJS.Timeout>();
   const server = createServer((_req, res) => {
     fetches += 1;
     const answer = () => {
@@ -37,8 +38,12 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
       const body = rawBody ?? JSON.stringify({ keys: currentKeys });
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
     };
-    if (delayMs === 0) answer();
-    else setTimeout(answer, delayMs);
+    if (delayMs === 0) return answer();
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      answer();
+    }, delayMs);
+    pending.add(timer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -59,6 +64,7 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of pending) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
       }),
