@@ -11,6 +11,8 @@ import { readUserAgent } from './version.js';
 
 export interface ServiceOptions {
   logger: Logger;
+  /** Where audit lines go when not beside the other lines (AUDIT_LOG_FILE). */
+  auditLogger?: Logger;
   collectProcessMetrics?: boolean;
   now?: () => number;
   random?: () => number;
@@ -42,6 +44,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
   const app = createApp({
     config,
     logger: options.logger,
+    auditLogger: options.auditLogger,
     verifyToken: createTokenVerifier(config.jwt, now),
     pageCache,
     metrics,
@@ -49,6 +52,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     now,
   });
   return {
+    config,
     app,
     metrics,
     /** Turns /readyz to 503 and asks every later response to close its connection. */
