@@ -55,6 +55,7 @@ export function createApp(deps: AppDeps): express.Express {
       auditLogger: deps.auditLogger ?? atEveryLevel(deps.logger),
       secret: config.ntropyApiKey,
       routes: Object.keys(routes),
+      readsForwardedFor: config.trustProxy !== undefined,
       onClosed: (route, method, status, durationS) => metrics.recordRequest(route, method, status, durationS),
       isReady,
       now,

@@ -35,6 +35,7 @@ export function createMetricsApp(deps: MetricsAppDeps): express.Express {
       auditLogger: logger,
       secret,
       routes: Object.keys(ROUTES),
+      readsForwardedFor: false,
       onClosed: (route, method, status, durationS) => metrics.recordRequest(route, method, status, durationS),
       isReady: deps.isReady,
       now: deps.now,

@@ -116,6 +116,8 @@ export interface RequestLogOptions {
   secret: string;
   /** The paths this app serves: a request's metrics label is its path when listed, else 'unmatched'. */
   routes: readonly string[];
+  /** True with TRUST_PROXY: client_ip is Express's reading of X-Forwarded-For (`req.ip`), else the peer. */
+  readsForwardedFor: boolean;
   /** Called once per response when it closes, for metrics. */
   onClosed: (route: string, method: string, status: number, durationS: number) => void;
   isReady: () => boolean;
@@ -126,7 +128,7 @@ export interface RequestLogOptions {
 // the CPU of a cache hit (BENCHMARKS.md). Here one 'close' listener per request feeds both the
 // audit line and the metrics.
 export function createRequestLog(options: RequestLogOptions) {
-  const { auditLogger, secret, onClosed, isReady, now } = options;
+  const { auditLogger, secret, onClosed, isReady, now, readsForwardedFor } = options;
   const routes = new Set(options.routes);
   // An app that does not serve /v3/batches (the metrics port) answers it 404 and audits nothing.
   const isAuditing = routes.has(AUDITED_PATH);
@@ -147,7 +149,7 @@ export function createRequestLog(options: RequestLogOptions) {
     const route = path !== undefined && routes.has(path) ? path : 'unmatched';
     const isAuditLine = isAuditing && path === AUDITED_PATH && !isPreflight(req);
     // Read now: once the client has gone, its socket no longer knows the peer address.
-    const clientIp = isAuditLine ? req.ip : undefined;
+    const clientIp = !isAuditLine ? undefined : readsForwardedFor ? req.ip : req.socket.remoteAddress;
     const startedAtMs = performance.now();
     // 'close' comes once per response: after it was written, or when the client went first.
     res.once('close', () => {
