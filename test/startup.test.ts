@@ -196,29 +196,16 @@ describe('startup — a good configuration', () => {
     expect(server.stdout() + server.stderr()).not.toContain(SECRET);
   });
 
-  it.each(['warn', 'silent'])(
-    'with LOG_LEVEL=%s still logs the listening line, and no other line below warn',
-    async (level) => {
-      const server = startServer({ ...GOOD_ENV, LOG_LEVEL: level });
-      const port = await listeningPort(server);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-      const records = logRecords(server.stdout());
-      expect(records.filter((record) => record.msg === 'listening')).toEqual([
-        expect.objectContaining({ level: 30, port }),
-      ]);
-      const quieter = records.filter((record) => record.msg !== 'listening' && Number(record.level) < 40);
-      expect(quieter).toEqual([]);
-    },
-  );
-
-  it('with METRICS_PORT=0 logs the metrics port in the listening line, and serves /metrics there', async () => {
-    const server = startServer({ ...GOOD_ENV, METRICS_PORT: '0' });
+  it('with LOG_LEVEL=warn still logs the listening line, and no other line below warn', async () => {
+    const server = startServer({ ...GOOD_ENV, LOG_LEVEL: 'warn' });
     const port = await listeningPort(server);
-    const line = logRecords(server.stdout()).find((record) => record.msg === 'listening');
-    const metricsPort = Number(line?.metrics_port);
-    expect(metricsPort).toBeGreaterThan(0);
-    expect(await getStatus(metricsPort, '/metrics')).toBe(200);
-    expect(await getStatus(port, '/metrics')).toBe(404);
+    expect(await getStatus(port, '/healthz')).toBe(200);
+    const records = logRecords(server.stdout());
+    expect(records.filter((record) => record.msg === 'listening')).toEqual([
+      expect.objectContaining({ level: 30, port }),
+    ]);
+    const quieter = records.filter((record) => record.msg !== 'listening' && Number(record.level) < 40);
+    expect(quieter).toEqual([]);
   });
 });
 
