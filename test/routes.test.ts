@@ -414,6 +414,28 @@ describe('Anything else — requests the HTTP parser rejects', () => {
     expect(h.logs.auditLines()).toHaveLength(before);
   });
 
+  it('a malformed request pipelined behind one still being answered closes the connection rather than answer out of turn', async () => {
+    h.upstream.enqueue({ delayMs: 300 });
+    const { port } = new URL(running.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      `GET /v3/batches?limit=6 HTTP/1.1\r\nHost: x\r\nAuthorization: ${bearer()}\r\n` +
+        'X-Request-ID: answered-first\r\n\r\nTHIS IS NOT HTTP\r\n\r\n',
+    );
+    await closed;
+
+    expect(received).toBe('');
+    expect(await auditLineOf(h, 'answered-first')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      reason: 'bad_request',
+    });
+  });
+
   it('nothing of the above crashed the process: /healthz still answers 200, in-process and on the socket', async () => {
     expect((await h.request.get('/healthz')).status).toBe(200);
     const res = await rawGet('/healthz');

@@ -88,8 +88,12 @@ export function handleClientError(error: Error & { code?: string }, socket: Sock
   // corrupted, so that connection is closed instead, and its request's audit line names why.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   const problem = clientErrorProblem(error.code);
-  if (inFlight !== null && inFlight !== undefined) markClosedByServer(socket, problem.code);
-  if (!socket.writable || error.code === 'ECONNRESET' || (inFlight !== null && inFlight !== undefined)) {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  if (inFlight !== null && inFlight !== undefined) {
+    markClosedByServer(socket, problem.code);
     socket.destroy();
     return;
   }
