@@ -44,12 +44,12 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
   const app = createApp({
     config,
     logger: options.logger,
-    auditLogger: options.auditLogger,
     verifyToken: createTokenVerifier(config.jwt, now),
     pageCache,
     metrics,
     isReady: () => isReady,
     now,
+    auditLogger: options.auditLogger,
   });
   return {
     config,
