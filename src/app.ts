@@ -1,6 +1,5 @@
 // createApp(deps): the middleware order of SPEC "Order of checks", the routes, 404/405, the one error handler.
 import express, { type Request, type Response } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { createBatchesHandler } from './batches/batches-route.js';
 import type { PageCache } from './batches/page-cache.js';
@@ -8,16 +7,22 @@ import type { Config } from './config.js';
 import { createRequestLog } from './http/audit-log.js';
 import { createAuthenticator } from './http/authenticate.js';
 import { createCors } from './http/cors.js';
-import { createErrorHandler, sendProblem } from './http/problem-response.js';
-import { checkRequestTarget } from './http/request-target.js';
+import { refuseUnmetExpectation } from './http/expectation.js';
+import { refuseUnplainTarget } from './http/request-target.js';
+import { addRouteFallbacks, applyStrictSettings } from './http/route-fallbacks.js';
+import { createSecurityHeaders } from './http/security-headers.js';
 import type { VerifyToken } from './http/token-verifier.js';
 import { createUserRateLimit } from './http/user-rate-limit.js';
+import { atEveryLevel } from './logger.js';
+import { METRICS_PATH, serveMetrics } from './metrics-app.js';
 import type { Metrics } from './metrics.js';
 import { Problem } from './problem.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
   logger: Logger;
+  /** Where audit lines go; by default the logger's own destination, at every LOG_LEVEL. */
+  auditLogger?: Logger;
   verifyToken: VerifyToken;
   pageCache: PageCache;
   metrics: Metrics;
@@ -36,41 +41,30 @@ const ROUTES: Record<string, string> = {
 export function createApp(deps: AppDeps): express.Express {
   const { config, metrics, isReady } = deps;
   const now = deps.now ?? Date.now;
+  // SPEC variables, METRICS_PORT: when set, /metrics lives only there and this port answers it 404.
+  const routes = Object.fromEntries(
+    Object.entries(ROUTES).filter(([path]) => path !== METRICS_PATH || config.metricsPort === undefined),
+  );
   const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', false);
-  // '/V3/Batches' and '/v3/batches/' are not the endpoint: one path, one audit rule.
-  app.set('case sensitive routing', true);
-  app.set('strict routing', true);
+  applyStrictSettings(app);
+  // SPEC "Request IDs and audit log", client_ip: Express's reading of X-Forwarded-For under TRUST_PROXY.
+  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
 
   app.use(
     createRequestLog({
-      logger: deps.logger,
+      auditLogger: deps.auditLogger ?? atEveryLevel(deps.logger),
       secret: config.ntropyApiKey,
+      routes: Object.keys(routes),
+      readsForwardedFor: config.trustProxy !== undefined,
       onClosed: (route, method, status, durationS) => metrics.recordRequest(route, method, status, durationS),
       isReady,
       now,
     }),
   );
-  app.use(
-    helmet({
-      // A JSON API: nothing it serves may load anything or be framed. The headers that only
-      // matter to HTML documents are left out (each is a header on every answer).
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-      },
-      crossOriginOpenerPolicy: false,
-      originAgentCluster: false,
-      xDnsPrefetchControl: false,
-      xDownloadOptions: false,
-      xPermittedCrossDomainPolicies: false,
-      xXssProtection: false,
-    }),
-  );
+  app.use(createSecurityHeaders());
   app.use(createCors(config.corsOrigins));
-  app.use(checkRequestTarget);
+  app.use(refuseUnplainTarget);
+  app.use(refuseUnmetExpectation);
 
   app.get('/healthz', function healthz(_req: Request, res: Response) {
     res.json({ status: 'ok' });
@@ -79,10 +73,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (!isReady()) throw new Problem('shutting_down', 'The server is shutting down');
     res.json({ status: 'ready' });
   });
-  app.get('/metrics', async function serveMetrics(_req: Request, res: Response) {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
+  if (routes[METRICS_PATH] !== undefined) app.get(METRICS_PATH, serveMetrics(metrics));
   app.get(
     '/v3/batches',
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
@@ -94,16 +85,6 @@ export function createApp(deps: AppDeps): express.Express {
       now,
     }),
   );
-  for (const [path, allow] of Object.entries(ROUTES)) {
-    app.all(path, function methodNotAllowed(req: Request) {
-      throw new Problem('method_not_allowed', `${req.method} is not allowed on ${path}`, {
-        headers: { Allow: allow },
-      });
-    });
-  }
-  app.use(function notFound(req: Request, res: Response) {
-    sendProblem(res, new Problem('not_found', `No route for ${req.method} ${req.path}`), config.ntropyApiKey);
-  });
-  app.use(createErrorHandler(deps.logger, config.ntropyApiKey));
+  addRouteFallbacks(app, routes, deps.logger, config.ntropyApiKey);
   return app;
 }

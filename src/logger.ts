@@ -24,3 +24,8 @@ export function createLogger(level: Config['logLevel'], destination?: Destinatio
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
+
+/** SPEC "Request IDs and audit log": audit lines and `listening` are written whatever LOG_LEVEL says. */
+export function atEveryLevel(logger: Logger): Logger {
+  return logger.child({}, { level: 'info' });
+}

@@ -11,6 +11,8 @@ import { readUserAgent } from './version.js';
 
 export interface ServiceOptions {
   logger: Logger;
+  /** Where audit lines go when not beside the other lines (AUDIT_LOG_FILE). */
+  auditLogger?: Logger;
   collectProcessMetrics?: boolean;
   now?: () => number;
   random?: () => number;
@@ -47,8 +49,10 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     metrics,
     isReady: () => isReady,
     now,
+    auditLogger: options.auditLogger,
   });
   return {
+    config,
     app,
     metrics,
     /** Turns /readyz to 503 and asks every later response to close its connection. */

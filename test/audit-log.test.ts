@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { API_KEY, listenHarness, startHarness, type Harness } from './helpers/harness.js';
 import { JWT_SECRET, bearer, signToken } from './helpers/tokens.js';
 
@@ -278,7 +279,7 @@ describe('audit log — client that leaves', () => {
   });
   afterAll(() => slow.close());
 
-  it('records status 499 and code client_closed_request when the client leaves before the answer', async () => {
+  it('records 499 client_closed_request when the client leaves before the answer, and logs no error', async () => {
     const running = await listenHarness(slow);
     try {
       slow.upstream.enqueue({ delayMs: 400 });
@@ -310,17 +311,99 @@ describe('audit log — client that leaves', () => {
         path: '/v3/batches',
         query: { limit: 20 },
         cache: 'MISS',
+        reason: 'client_closed',
       });
       expect(lines[0]?.duration_ms).toBeGreaterThanOrEqual(0);
       // Once the upstream answer arrives (or not), no second line appears for the same request.
       await sleep(450);
       expect(slow.logs.auditLines().filter((line) => line.request_id === id)).toHaveLength(1);
+      // SPEC: a disconnect is an ordinary outcome, not an error: no error line, no stack.
+      const errorLines = slow.logs
+        .records()
+        .filter((line) => line.audit !== true && Number(line.level) >= 50);
+      expect(errorLines).toEqual([]);
+      expect(slow.logs.text()).not.toContain('"stack"');
     } finally {
       await new Promise<void>((resolve) => {
         running.server.close(() => resolve());
         running.server.closeAllConnections();
       });
     }
+  });
+});
+
+describe('audit log — written at every LOG_LEVEL', () => {
+  it.each(['silent', 'fatal', 'error', 'warn'])(
+    'LOG_LEVEL=%s: a 200 and a 401 each write their audit line, and nothing else is written at info',
+    async (level) => {
+      const quiet = await startHarness({ env: { LOG_LEVEL: level } });
+      try {
+        const ok = await quiet.request
+          .get('/v3/batches?limit=3')
+          .set('Authorization', bearer())
+          .set('X-Request-ID', `level-${level}-200`);
+        const refused = await quiet.request.get('/v3/batches').set('X-Request-ID', `level-${level}-401`);
+
+        expect([ok.status, refused.status]).toEqual([200, 401]);
+        expect(await auditLineOf(quiet, `level-${level}-200`)).toMatchObject({ status: 200, cache: 'MISS' });
+        expect(await auditLineOf(quiet, `level-${level}-401`)).toMatchObject({ status: 401 });
+        const others = quiet.logs.records().filter((line) => line.audit !== true);
+        expect(others.filter((line) => Number(line.level) < 40)).toEqual([]);
+      } finally {
+        await quiet.close();
+      }
+    },
+  );
+});
+
+describe('audit log — client_ip', () => {
+  const LOOPBACK = /^(::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
+
+  async function clientIpWith(env: Record<string, string>, forwardedFor: string | undefined) {
+    const proxied = await startHarness({ env });
+    try {
+      const req = proxied.request.get('/v3/batches').set('Authorization', bearer());
+      const res = await (forwardedFor === undefined ? req : req.set('X-Forwarded-For', forwardedFor));
+      return (await auditOf(proxied, res)).client_ip;
+    } finally {
+      await proxied.close();
+    }
+  }
+
+  it('is the socket peer without TRUST_PROXY, whatever X-Forwarded-For says', async () => {
+    expect(await clientIpWith({}, undefined)).toMatch(LOOPBACK);
+    expect(await clientIpWith({}, '203.0.113.7')).toMatch(LOOPBACK);
+  });
+
+  it.each([
+    ['loopback', '198.51.100.1, 203.0.113.7', '203.0.113.7'],
+    ['1', '198.51.100.1, 203.0.113.7', '203.0.113.7'],
+    ['2', '198.51.100.1, 203.0.113.7', '198.51.100.1'],
+    ['127.0.0.1/8,::1', '203.0.113.7', '203.0.113.7'],
+  ])(
+    "with TRUST_PROXY=%s and X-Forwarded-For %s it is Express's reading: %s",
+    async (trustProxy, forwardedFor, expected) => {
+      expect(await clientIpWith({ TRUST_PROXY: trustProxy }, forwardedFor)).toBe(expected);
+    },
+  );
+
+  it('with TRUST_PROXY naming other addresses, a loopback peer is not trusted and stays the client', async () => {
+    expect(await clientIpWith({ TRUST_PROXY: '10.0.0.0/8' }, '203.0.113.7')).toMatch(LOOPBACK);
+  });
+});
+
+describe('audit log — the reason of a refusal at the edge', () => {
+  it('a wrong method on /v3/batches records reason unsupported_method', async () => {
+    const { lines } = await sendAudited(() => h.request.post('/v3/batches'));
+    expect(lines[0]).toMatchObject({ status: 405, code: 'method_not_allowed', reason: 'unsupported_method' });
+  });
+
+  it('a 200 records no reason', async () => {
+    const { lines } = await sendAudited(() =>
+      h.request.get('/v3/batches?limit=21').set('Authorization', scopedBearer()),
+    );
+    expect(lines[0]?.status).toBe(200);
+    expect(lines[0]).not.toHaveProperty('reason');
   });
 });
 

@@ -1,11 +1,12 @@
 // SPEC "CORS": listed origins only (exact match, echoed, never *), preflights answered at once, exposed headers.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { requestsCounted } from './helpers/metrics.js';
 import { bearer } from './helpers/tokens.js';
 
 const APP = 'https://app.example.com';
 const ADMIN = 'https://admin.example.com';
-const EXPOSED = ['X-Request-ID', 'X-Upstream-Request-ID', 'X-Cache', 'Cache-Status', 'Retry-After'];
+const EXPOSED = ['X-Request-ID', 'X-Upstream-Request-ID', 'X-Cache', 'Cache-Status', 'Age', 'Retry-After'];
 const UNLISTED = [
   'https://evil.example.com',
   'https://app.example.com.evil.com',
@@ -69,6 +70,16 @@ describe('CORS — listed origins', () => {
     expect(res.headers['www-authenticate']).toBeUndefined();
     expect(h.logs.auditLines()).toHaveLength(auditLinesBefore);
     expect(h.upstream.received).toHaveLength(0);
+  });
+
+  it('counts an accepted preflight in /metrics under its route /v3/batches, never as unmatched', async () => {
+    const counted = (route: string) => requestsCounted(h, { route, status: 204, method: 'OPTIONS' });
+    const [batchesBefore, unmatchedBefore] = [await counted('/v3/batches'), await counted('unmatched')];
+
+    expect((await preflight(h, APP)).status).toBe(204);
+
+    expect(await counted('/v3/batches')).toBe(batchesBefore + 1);
+    expect(await counted('unmatched')).toBe(unmatchedBefore);
   });
 
   it('answers a preflight for HEAD the same way', async () => {

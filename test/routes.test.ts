@@ -4,7 +4,9 @@ import { connect } from 'node:net';
 import type { Test } from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
+import { auditLineOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness } from './helpers/harness.js';
+import { requestsCounted } from './helpers/metrics.js';
 import { bearer } from './helpers/tokens.js';
 
 const ORIGIN = 'https://app.example.com';
@@ -271,6 +273,92 @@ describe('Anything else — request targets that are not plain paths', () => {
   });
 });
 
+describe('Anything else — one reading of the target routes, audits and labels it', () => {
+  let sequence = 0;
+  const nextId = () => `target-${(sequence += 1)}`;
+
+  it.each([
+    ['http:///v3/batches?status=completed', 'bad_authority'],
+    ['http://h:99999/v3/batches?limit=50', 'bad_authority'],
+    ['http://a%zz/v3/batches', 'bad_authority'],
+    ['/v3/batches?cursor=%zz', 'bad_percent_encoding'],
+    ['/v3/batches#frag', 'fragment'],
+  ])(
+    '%s with a valid token: 400 bad_request, nothing upstream, one audit line and a /v3/batches count',
+    async (target, reason) => {
+      const countedBefore = await requestsCounted(h, { route: '/v3/batches', status: 400 });
+      const id = nextId();
+      const res = await rawGet(target, 'GET', `Authorization: ${bearer()}\r\nX-Request-ID: ${id}\r\n`);
+
+      expectProblem(res, 400, 'bad_request');
+      expect(h.upstream.received).toHaveLength(0);
+      const line = await auditLineOf(h, id);
+      expect(line).toMatchObject({ path: '/v3/batches', status: 400, code: 'bad_request', reason });
+      expect(h.logs.auditLines().filter((record) => record.request_id === id)).toHaveLength(1);
+      expect(await requestsCounted(h, { route: '/v3/batches', status: 400 })).toBe(countedBefore + 1);
+    },
+  );
+
+  it.each([
+    '/v3/batches?limit=4',
+    'http://example.com/v3/batches?limit=4',
+    'HTTP://H:8080/v3/batches?limit=4',
+  ])('%s with a valid token is served, audited once and counted under /v3/batches', async (target) => {
+    const countedBefore = await requestsCounted(h, { route: '/v3/batches', status: 200 });
+    const id = nextId();
+    const res = await rawGet(target, 'GET', `Authorization: ${bearer()}\r\nX-Request-ID: ${id}\r\n`);
+
+    expect(res.status).toBe(200);
+    expect(h.upstream.received.map((call) => call.url)).toEqual(['/v3/batches?limit=4']);
+    expect(await auditLineOf(h, id)).toMatchObject({ path: '/v3/batches', status: 200, query: { limit: 4 } });
+    expect(await requestsCounted(h, { route: '/v3/batches', status: 200 })).toBe(countedBefore + 1);
+  });
+
+  it('a refused target on another path is neither audited nor counted under /v3/batches', async () => {
+    const countedBefore = await requestsCounted(h, { route: '/v3/batches', status: 400 });
+    const auditedBefore = h.logs.auditLines().length;
+    const res = await rawGet('http://h:99999/v3/other', 'GET', `Authorization: ${bearer()}\r\n`);
+
+    expectProblem(res, 400, 'bad_request');
+    expect(await requestsCounted(h, { route: '/v3/batches', status: 400 })).toBe(countedBefore);
+    expect(h.logs.auditLines()).toHaveLength(auditedBefore);
+  });
+});
+
+describe('Expect — only 100-continue is met', () => {
+  it('Expect: foo on /v3/batches gets 417 expectation_failed problem+json with X-Request-ID, audited', async () => {
+    const res = await rawGet(
+      '/v3/batches?limit=3',
+      'GET',
+      `Authorization: ${bearer()}\r\nX-Request-ID: expect-foo-1\r\nExpect: foo\r\n`,
+    );
+
+    expectProblem(res, 417, 'expectation_failed');
+    expect(res.headers['x-request-id']).toBe('expect-foo-1');
+    expect(res.headers['cache-control']).toBe('private, no-store');
+    expect(h.upstream.received).toHaveLength(0);
+    expect(await auditLineOf(h, 'expect-foo-1')).toMatchObject({
+      status: 417,
+      code: 'expectation_failed',
+      reason: 'unsupported_expectation',
+    });
+  });
+
+  it('is checked before routing and authentication: an unknown path or a missing token still gets 417', async () => {
+    expectProblem(await rawGet('/nope', 'GET', 'Expect: foo\r\n'), 417, 'expectation_failed');
+    expectProblem(await rawGet('/v3/batches', 'GET', 'Expect: foo\r\n'), 417, 'expectation_failed');
+  });
+
+  it('Expect: 100-continue is met as usual: 100 Continue, then the page', async () => {
+    const res = await sendRaw(
+      `GET /v3/batches?limit=2 HTTP/1.1\r\nHost: x\r\nAuthorization: ${bearer()}\r\n` +
+        'Expect: 100-continue\r\nConnection: close\r\n\r\n',
+    );
+    expect(res.status).toBe(100);
+    expect(res.body).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
 describe('Anything else — requests the HTTP parser rejects', () => {
   it('a malformed request line gets 400 bad_request problem+json with a fresh request id and no audit line', async () => {
     const before = h.logs.auditLines().length;
@@ -324,6 +412,28 @@ describe('Anything else — requests the HTTP parser rejects', () => {
     expect(res.status).toBeLessThan(500);
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(h.logs.auditLines()).toHaveLength(before);
+  });
+
+  it('a malformed request pipelined behind one still being answered closes the connection rather than answer out of turn', async () => {
+    h.upstream.enqueue({ delayMs: 300 });
+    const { port } = new URL(running.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      `GET /v3/batches?limit=6 HTTP/1.1\r\nHost: x\r\nAuthorization: ${bearer()}\r\n` +
+        'X-Request-ID: answered-first\r\n\r\nTHIS IS NOT HTTP\r\n\r\n',
+    );
+    await closed;
+
+    expect(received).toBe('');
+    expect(await auditLineOf(h, 'answered-first')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      reason: 'bad_request',
+    });
   });
 
   it('nothing of the above crashed the process: /healthz still answers 200, in-process and on the socket', async () => {

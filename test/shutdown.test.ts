@@ -1,33 +1,13 @@
 // SPEC "Shutdown": the real server process on SIGTERM/SIGINT — readiness, in-flight requests, idle connections, grace.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulatedNtropy, type SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
 import { API_KEY } from './helpers/harness.js';
+import { WAIT_LIMIT_MS, createServerProcesses, waitUntil, type LogLine } from './helpers/server-process.js';
 import { JWT_SECRET, signToken } from './helpers/tokens.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'main.js');
-// Generous: a cold start of the server takes about a second of CPU, more on a busy machine.
-const WAIT_LIMIT_MS = 8_000;
 const TEST_TIMEOUT_MS = 20_000;
-
-type LogLine = Record<string, unknown>;
-
-interface ServerProcess {
-  child: ChildProcess;
-  port: number;
-  lines: LogLine[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine>;
-}
 
 interface RawResponse {
   status: number;
@@ -35,70 +15,20 @@ interface RawResponse {
   body: string;
 }
 
-async function waitUntil(isDone: () => boolean, what: string): Promise<void> {
-  const giveUpAt = performance.now() + WAIT_LIMIT_MS;
-  while (!isDone()) {
-    if (performance.now() > giveUpAt) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const workDirs: string[] = [];
-// Tracked from the moment of spawning, so afterEach kills even a server that never logged 'listening'.
-const children: ChildProcess[] = [];
+const processes = createServerProcesses();
 
 /** Spawns `node dist/main.js` in an empty directory (no .env) and resolves once it logs its port. */
-async function startServer(upstreamUrl: string, shutdownGraceMs: number): Promise<ServerProcess> {
-  const cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-shutdown-'));
-  workDirs.push(cwd);
-  const child = spawn(process.execPath, [MAIN], {
-    cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      NTROPY_API_KEY: API_KEY,
-      NTROPY_BASE_URL: upstreamUrl,
-      JWT_SECRET,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SHUTDOWN_GRACE_MS: String(shutdownGraceMs),
-      CACHE_TTL_MS: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startServer(upstreamUrl: string, shutdownGraceMs: number) {
+  return processes.startServer({
+    NTROPY_API_KEY: API_KEY,
+    NTROPY_BASE_URL: upstreamUrl,
+    JWT_SECRET,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    SHUTDOWN_GRACE_MS: String(shutdownGraceMs),
+    CACHE_TTL_MS: '0',
   });
-  children.push(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  let stderrText = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderrText += chunk.toString()));
-  const lines: LogLine[] = [];
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as LogLine);
-    } catch {
-      lines.push({ unparsed: text });
-    }
-  });
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-
-  async function waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine> {
-    await waitUntil(() => lines.some(matches) || hasExited, 'a log line');
-    const line = lines.find(matches);
-    if (line === undefined) throw new Error(`server exited without the expected line; stderr: ${stderrText}`);
-    return line;
-  }
-
-  const listening = await waitForLine((line) => line.msg === 'listening');
-  return {
-    child,
-    port: Number(listening.port),
-    lines,
-    stderr: () => stderrText,
-    exited,
-    waitForLine,
-  };
 }
 
 /** A raw keep-alive connection that parses the HTTP/1.1 responses coming back on it, in order. */
@@ -162,20 +92,11 @@ const sockets: Socket[] = [];
 beforeAll(async () => {
   upstream = await startSimulatedNtropy({ apiKey: API_KEY });
 }, 120_000);
-afterAll(async () => {
-  await upstream.close();
-  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => upstream.close());
 beforeEach(() => upstream.reset());
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await gone;
-    }
-  }
+  await processes.cleanUp();
 });
 
 async function openTrackedConnection(port: number) {
@@ -239,21 +160,52 @@ describe('Shutdown — SIGTERM', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('when the grace period runs out, closes the remaining connection, logs how many, and still exits 0', async () => {
-    upstream.setDefault({ hang: true });
-    const server = await startServer(upstream.url, 200);
-    const connection = await openTrackedConnection(server.port);
-    connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
-    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+    const { server, connection } = await startWithRequestStuckUpstream(200);
 
     server.child.kill('SIGTERM');
     await connection.closed;
     const exit = await server.exited;
 
     expect(connection.responses).toHaveLength(0);
-    expect(server.lines.find(isGraceOverLine)).toMatchObject({ connections: 1 });
     expect(exit).toEqual({ code: 0, signal: null });
+    expectClosedAtGraceOver(server.lines);
+    expect(server.stderr()).toBe('');
+  });
+
+  it('a second SIGTERM is not ignored: it ends the grace period at once, with the same 499 lines, and exits 0', async () => {
+    const { server, connection } = await startWithRequestStuckUpstream(60_000);
+
+    server.child.kill('SIGTERM');
+    await server.waitForLine((line) => line.msg === 'shutting down');
+    const secondAtMs = performance.now();
+    server.child.kill('SIGTERM');
+    await connection.closed;
+    const exit = await server.exited;
+
+    expect(performance.now() - secondAtMs).toBeLessThan(WAIT_LIMIT_MS);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expectClosedAtGraceOver(server.lines);
   });
 });
+
+/** A server whose one request waits on an upstream that never answers. */
+async function startWithRequestStuckUpstream(shutdownGraceMs: number) {
+  upstream.setDefault({ hang: true });
+  const server = await startServer(upstream.url, shutdownGraceMs);
+  const connection = await openTrackedConnection(server.port);
+  connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
+  await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+  return { server, connection };
+}
+
+/** The count is logged, and the request cut short is an ordinary 499 (SPEC "Request IDs and audit log"), not an error. */
+function expectClosedAtGraceOver(lines: LogLine[]): void {
+  expect(lines.find(isGraceOverLine)).toMatchObject({ connections: 1 });
+  expect(lines.filter((line) => line.audit === true)).toEqual([
+    expect.objectContaining({ status: 499, code: 'client_closed_request', reason: 'shutdown_grace_over' }),
+  ]);
+  expect(lines.filter((line) => Number(line.level) >= 50)).toEqual([]);
+}
 
 describe('Shutdown — SIGINT', { timeout: TEST_TIMEOUT_MS }, () => {
   it('behaves like SIGTERM: the in-flight request finishes with 200 and the process exits 0', async () => {

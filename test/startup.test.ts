@@ -196,13 +196,33 @@ describe('startup — a good configuration', () => {
     expect(server.stdout() + server.stderr()).not.toContain(SECRET);
   });
 
-  it('with LOG_LEVEL=warn does not log the info-level listening line', async () => {
-    const port = await freePort();
-    const server = startServer({ ...GOOD_ENV, PORT: String(port), LOG_LEVEL: 'warn' });
-    await waitFor('/healthz', async () => ((await getStatus(port, '/healthz')) === 200 ? true : undefined));
+  it('with LOG_LEVEL=warn still logs the listening line, and no other line below warn', async () => {
+    const server = startServer({ ...GOOD_ENV, LOG_LEVEL: 'warn' });
+    const port = await listeningPort(server);
+    expect(await getStatus(port, '/healthz')).toBe(200);
     const records = logRecords(server.stdout());
-    expect(records.filter((record) => record.msg === 'listening')).toEqual([]);
-    expect(records.filter((record) => typeof record.level === 'number' && record.level < 40)).toEqual([]);
+    expect(records.filter((record) => record.msg === 'listening')).toEqual([
+      expect.objectContaining({ level: 30, port }),
+    ]);
+    const quieter = records.filter((record) => record.msg !== 'listening' && Number(record.level) < 40);
+    expect(quieter).toEqual([]);
+  });
+});
+
+describe('startup — a port that is taken', () => {
+  it('METRICS_PORT taken: exits non-zero before serving, naming METRICS_PORT', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = (blocker.address() as AddressInfo).port;
+      const server = startServer({ ...GOOD_ENV, METRICS_PORT: String(taken) });
+      const { code } = await server.exited;
+      expect(code).toBe(1);
+      expect(server.stderr()).toContain('METRICS_PORT');
+      expect(server.stdout()).not.toContain('listening');
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 });
 

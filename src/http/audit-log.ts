@@ -1,9 +1,11 @@
 // Request ids, the headers every answer carries, and the one audit line per /v3/batches request (SPEC "Request IDs and audit log").
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { ProblemCode } from '../problem.js';
 import { chooseRequestId } from './request-id.js';
+import { readRequestTarget } from './request-target.js';
 
 /** What the layers learn about a request, for its audit line. Known fields only, never headers. */
 export interface AuditFacts {
@@ -30,31 +32,29 @@ export function auditFacts(res: Response | ServerResponse): AuditFacts {
 
 export const AUDITED_PATH = '/v3/batches';
 
-/** SPEC: every /v3/batches request is audited, any method but CORS preflights. */
-export function isAudited(req: IncomingMessage): boolean {
-  const url = req.url ?? '';
-  const path = url.startsWith('/') ? url.split('?', 1)[0] : safePathOf(url);
-  if (path !== AUDITED_PATH) return false;
-  const isPreflight =
+/** SPEC "CORS": a preflight is answered at once and is not audited. */
+function isPreflight(req: IncomingMessage): boolean {
+  return (
     req.method === 'OPTIONS' &&
     req.headers.origin !== undefined &&
-    req.headers['access-control-request-method'] !== undefined;
-  return !isPreflight;
+    req.headers['access-control-request-method'] !== undefined
+  );
 }
 
-function safePathOf(url: string): string | undefined {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return undefined;
-  }
+const CLOSED_BY_SERVER = Symbol('ntropy-bff.closedByServer');
+
+/** Names why the server itself closes a connection, for the audit line of a request cut short on it. */
+export function markClosedByServer(socket: Socket, reason: string): void {
+  (socket as Socket & { [CLOSED_BY_SERVER]?: string })[CLOSED_BY_SERVER] = reason;
 }
 
-/** A client that left before its answer was written is logged as 499 (nginx's convention). */
-function answeredStatus(res: ServerResponse): { status: number; isClientGone: boolean } {
-  return res.writableEnded
-    ? { status: res.statusCode, isClientGone: false }
-    : { status: 499, isClientGone: true };
+/** A client that left before its answer was written is logged as 499 (nginx's convention), not as an error. */
+export function isAnswerCutShort(res: ServerResponse): boolean {
+  return !res.writableEnded && (res.destroyed || res.socket?.destroyed === true);
+}
+
+function answeredStatus(res: ServerResponse): number {
+  return res.writableEnded ? res.statusCode : 499;
 }
 
 /** Client input (a cursor, say) could carry the server key; it must not reach the log (SPEC "Normalized errors"). */
@@ -73,12 +73,16 @@ function scrubQuery(query: AuditFacts['query'], secret: string): AuditFacts['que
 function buildAuditRecord(
   req: IncomingMessage,
   res: ServerResponse,
+  clientIp: string | undefined,
   durationMs: number,
   secret: string,
 ): Record<string, unknown> {
   const facts = auditFacts(res);
-  const { status, isClientGone } = answeredStatus(res);
-  const code = isClientGone ? 'client_closed_request' : status >= 400 ? facts.code : undefined;
+  const status = answeredStatus(res);
+  const isCutShort = !res.writableEnded;
+  const code = isCutShort ? 'client_closed_request' : status >= 400 ? facts.code : undefined;
+  const closedBy = (req.socket as Socket & { [CLOSED_BY_SERVER]?: string })[CLOSED_BY_SERVER];
+  const reason = isCutShort ? (closedBy ?? 'client_closed') : facts.reason;
   return {
     request_id: requestIdOf(res),
     audit: true,
@@ -95,7 +99,8 @@ function buildAuditRecord(
     upstream_attempts: facts.upstream?.attempts ?? 0,
     upstream_request_id: facts.upstream?.lastRequestId ?? null,
     upstream_waited_ms: facts.upstream?.waitedMs ?? 0,
-    ...(facts.reason === undefined || status < 400 ? {} : { reason: facts.reason }),
+    client_ip: clientIp ?? null,
+    ...(reason === undefined || status < 400 ? {} : { reason }),
     duration_ms: durationMs,
   };
 }
@@ -105,10 +110,15 @@ export function requestIdOf(res: Response | ServerResponse): string {
 }
 
 export interface RequestLogOptions {
-  logger: Logger;
+  /** Writes audit lines whatever LOG_LEVEL says (SPEC "Request IDs and audit log"). */
+  auditLogger: Logger;
   /** The server key: never logged, even when a client sends it. */
   secret: string;
-  /** Called once per response when it closes, for metrics (route template or 'unmatched'). */
+  /** The paths this app serves: a request's metrics label is its path when listed, else 'unmatched'. */
+  routes: readonly string[];
+  /** True with TRUST_PROXY: client_ip is Express's reading of X-Forwarded-For (`req.ip`), else the peer. */
+  readsForwardedFor: boolean;
+  /** Called once per response when it closes, for metrics. */
   onClosed: (route: string, method: string, status: number, durationS: number) => void;
   isReady: () => boolean;
   now: () => number;
@@ -118,7 +128,10 @@ export interface RequestLogOptions {
 // the CPU of a cache hit (BENCHMARKS.md). Here one 'close' listener per request feeds both the
 // audit line and the metrics.
 export function createRequestLog(options: RequestLogOptions) {
-  const { logger, secret, onClosed, isReady, now } = options;
+  const { auditLogger, secret, onClosed, isReady, now, readsForwardedFor } = options;
+  const routes = new Set(options.routes);
+  // An app that does not serve /v3/batches (the metrics port) answers it 404 and audits nothing.
+  const isAuditing = routes.has(AUDITED_PATH);
   return function requestLog(req: Request, res: Response, next: NextFunction): void {
     const receivedAtMs = now();
     (res.locals as { receivedAtMs?: number }).receivedAtMs = receivedAtMs;
@@ -131,17 +144,21 @@ export function createRequestLog(options: RequestLogOptions) {
     // Browsers and shared caches must not keep financial data; nor anything else we answer.
     res.setHeader('Cache-Control', 'private, no-store');
     if (!isReady()) res.setHeader('Connection', 'close');
-    const isAuditLine = isAudited(req);
+    // The one parse of the target: it routes the request, labels its metrics and decides its audit line.
+    const { path } = readRequestTarget(req);
+    const route = path !== undefined && routes.has(path) ? path : 'unmatched';
+    const isAuditLine = isAuditing && path === AUDITED_PATH && !isPreflight(req);
+    // Read now: once the client has gone, its socket no longer knows the peer address.
+    const clientIp = !isAuditLine ? undefined : readsForwardedFor ? req.ip : req.socket.remoteAddress;
     const startedAtMs = performance.now();
     // 'close' comes once per response: after it was written, or when the client went first.
     res.once('close', () => {
       const durationMs = performance.now() - startedAtMs;
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      onClosed(route, req.method, answeredStatus(res).status, durationMs / 1000);
+      onClosed(route, req.method, answeredStatus(res), durationMs / 1000);
       if (!isAuditLine) return;
-      const record = buildAuditRecord(req, res, Math.round(durationMs * 1000) / 1000, secret);
-      if ((record.status as number) >= 500) logger.error(record, 'audit');
-      else logger.info(record, 'audit');
+      const record = buildAuditRecord(req, res, clientIp, Math.round(durationMs * 1000) / 1000, secret);
+      if ((record.status as number) >= 500) auditLogger.error(record, 'audit');
+      else auditLogger.info(record, 'audit');
     });
     next();
   };

@@ -8,7 +8,14 @@ export function createCors(allowedOrigins: readonly string[]) {
     origin: (origin, callback) => callback(null, origin),
     methods: ['GET', 'HEAD'],
     allowedHeaders: ['Authorization', 'X-Request-ID'],
-    exposedHeaders: ['X-Request-ID', 'X-Upstream-Request-ID', 'X-Cache', 'Cache-Status', 'Retry-After'],
+    exposedHeaders: [
+      'X-Request-ID',
+      'X-Upstream-Request-ID',
+      'X-Cache',
+      'Cache-Status',
+      'Age',
+      'Retry-After',
+    ],
     maxAge: 600,
     optionsSuccessStatus: 204,
   });

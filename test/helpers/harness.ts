@@ -67,5 +67,5 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
 /** The harness's app on a real socket, for tests of connections (disconnects, parser errors, shutdown). */
 export async function listenHarness(harness: Harness): Promise<RunningServer> {
-  return listen(harness.service, '127.0.0.1', 0, createLogger('silent'));
+  return listen(harness.service, '127.0.0.1', 0, createLogger(harness.config.logLevel, harness.logs.stream));
 }
