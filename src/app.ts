@@ -13,6 +13,7 @@ import { checkRequestTarget } from './http/request-target.js';
 import type { VerifyToken } from './http/token-verifier.js';
 import { createUserRateLimit } from './http/user-rate-limit.js';
 import type { Metrics } from './metrics.js';
+import { createOpenApiRoute } from './openapi/openapi-route.js';
 import { Problem } from './problem.js';
 
 export interface AppDeps {
@@ -31,6 +32,7 @@ const ROUTES: Record<string, string> = {
   '/healthz': 'GET, HEAD',
   '/readyz': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
+  '/openapi.json': 'GET, HEAD',
 };
 
 export function createApp(deps: AppDeps): express.Express {
@@ -83,6 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
+  app.get('/openapi.json', createOpenApiRoute(config.jwt.requiredScope));
   app.get(
     '/v3/batches',
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
