@@ -1,5 +1,5 @@
 // The simulated Ntropy behaves like the real `GET /v3/batches` and answers scripts exactly.
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, beforeEach, vi } from 'vitest';
 import { startSimulatedNtropy } from '../src/demo/simulated-ntropy.js';
 import type { SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
 import { batchPageSchema, type Batch } from '../src/batches/batch-page.js';
@@ -289,11 +289,11 @@ describe('simulated Ntropy — scripted responses', () => {
     await expect(fetch(`${hanging.url}/v3/batches`, { signal: AbortSignal.timeout(200) })).rejects.toThrow();
     expect(performance.now() - startMs).toBeGreaterThanOrEqual(180);
     void fetch(`${hanging.url}/v3/batches`).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.waitFor(() => expect(hanging.received).toHaveLength(2));
     const closeStartMs = performance.now();
     await hanging.close();
-    expect(performance.now() - closeStartMs).toBeLessThan(200);
-    expect(hanging.received).toHaveLength(2);
+    // A hang lasts forever: any bound shows close() did not wait for it (a wide one, for a loaded machine).
+    expect(performance.now() - closeStartMs).toBeLessThan(5000);
   });
 
   it('clears the queue, the default and received on reset()', async () => {
