@@ -16,7 +16,7 @@ export type DateTimeReading = Instant | { reason: string };
 // Date, then optionally a separator and time (seconds optional, any fraction digits on the seconds),
 // then optionally an offset; offsets only after a time, as in pydantic.
 const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt _](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
+  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:[Tt _](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.(?<fraction>\d+))?)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2}):?(?<offsetMinutes>\d{2}))?)?$/;
 // Unix time: an optional sign, digits, an optional decimal part (pydantic reads `1.` and `.5` too).
 const UNIX_TIME = /^([+-]?)(\d*)(?:\.(\d*))?$/;
 // SPEC: seconds, or milliseconds when the absolute value exceeds 2×10¹⁰ (pydantic's watershed).
@@ -63,17 +63,17 @@ export function compareCanonicalDateTimes(a: string, b: string): number {
 }
 
 function readCalendarDateTime(value: string): DateTimeReading {
-  const m = DATE_TIME.exec(value) as RegExpExecArray;
-  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = [
-    m[1],
-    m[2],
-    m[3],
-    m[4],
-    m[5],
-    m[6],
-    m[10],
-    m[11],
-  ].map((part) => Number(part ?? 0)) as [number, number, number, number, number, number, number, number];
+  const parts = DATE_TIME.exec(value)?.groups ?? {};
+  const number = (name: string): number => Number(parts[name] ?? 0);
+  const [year, month, day, hour, minute, second] = [
+    number('year'),
+    number('month'),
+    number('day'),
+    number('hour'),
+    number('minute'),
+    number('second'),
+  ];
+  const [offsetHours, offsetMinutes] = [number('offsetHours'), number('offsetMinutes')];
   if (year < 1) return { reason: REASONS.range };
   const midnight = new Date(0);
   midnight.setUTCFullYear(year, month - 1, day);
@@ -82,9 +82,9 @@ function readCalendarDateTime(value: string): DateTimeReading {
   }
   if (hour > 23 || minute > 59 || second > 59) return { reason: REASONS.time };
   if (offsetHours > 23 || offsetMinutes > 59) return { reason: REASONS.offset };
-  const offsetSeconds = (m[9] === '-' ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
+  const offsetSeconds = (parts.sign === '-' ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
   const seconds = midnight.getTime() / 1000 + hour * 3600 + minute * 60 + second - offsetSeconds;
-  return toInstant(BigInt(seconds) * MICROS_PER_SECOND + fractionMicros(m[7] ?? '', 6));
+  return toInstant(BigInt(seconds) * MICROS_PER_SECOND + fractionMicros(parts.fraction ?? '', 6));
 }
 
 function readUnixTime(value: string): DateTimeReading {
