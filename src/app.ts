@@ -16,6 +16,7 @@ import { createUserRateLimit } from './http/user-rate-limit.js';
 import { atEveryLevel } from './logger.js';
 import { METRICS_PATH, serveMetrics } from './metrics-app.js';
 import type { Metrics } from './metrics.js';
+import { createOpenApiRoute } from './openapi/openapi-route.js';
 import { Problem } from './problem.js';
 
 export interface AppDeps {
@@ -36,6 +37,7 @@ const ROUTES: Record<string, string> = {
   '/healthz': 'GET, HEAD',
   '/readyz': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
+  '/openapi.json': 'GET, HEAD',
 };
 
 export function createApp(deps: AppDeps): express.Express {
@@ -74,6 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ready' });
   });
   if (routes[METRICS_PATH] !== undefined) app.get(METRICS_PATH, serveMetrics(metrics));
+  app.get('/openapi.json', createOpenApiRoute(config.jwt.requiredScope));
   app.get(
     '/v3/batches',
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),

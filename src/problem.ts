@@ -1,6 +1,6 @@
 // The problem catalogue (SPEC "Normalized errors") and the one error type every layer throws.
 
-const catalogue = {
+export const catalogue = {
   invalid_query: { status: 400, title: 'Invalid query' },
   bad_request: { status: 400, title: 'Bad request' },
   unauthorized: { status: 401, title: 'Unauthorized' },

@@ -1,5 +1,6 @@
 // Query validation through HTTP (SPEC "GET /v3/batches" Query validation, Order of checks, Upstream request).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SPEC_DATETIME_EXAMPLES } from './helpers/datetime-forms.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 import { bearer, signToken } from './helpers/tokens.js';
 
@@ -41,7 +42,8 @@ const BAD_QUERIES = [
   `cursor=${'x'.repeat(1025)}`,
   'created_after=2024-W01-1',
   'created_after=20240101T000000Z',
-  'created_after=2024-01-01T00:00:00%2B0200',
+  'created_after=2024-01-01T00:00:00%2B02',
+  'created_after=1e9',
   'created_before=2023-02-29',
   'created_before=2024-01-01T24:00:00Z',
   'created_after=2024-01-02&created_before=2024-01-01',
@@ -123,15 +125,100 @@ describe('GET /v3/batches — bad query', () => {
     expect(h.upstream.received).toEqual([]);
   });
 
-  it('reads a literal + in an offset as a space, as URLSearchParams does, and refuses it', async () => {
+  it('reads a literal + in an offset as a space, as URLSearchParams does, and says to write %2B', async () => {
     const res = await h.request
       .get('/v3/batches?created_after=2024-01-01T02:00:00+02:00')
       .set('Authorization', authorized());
     expect(res.status).toBe(400);
     expect((JSON.parse(res.text) as { errors: unknown }).errors).toEqual([
-      { field: 'created_after', message: expect.any(String) as string },
+      {
+        field: 'created_after',
+        message: "must write an offset's + as %2B in a URL (a bare + reads as a space)",
+      },
     ]);
     expect(h.upstream.received).toEqual([]);
+  });
+
+  it('says the reason of limit=05 is its leading zero', async () => {
+    const res = await h.request.get('/v3/batches?limit=05').set('Authorization', authorized());
+    expect(res.status).toBe(400);
+    const body = JSON.parse(res.text) as Record<string, unknown>;
+    expect(body.detail).toBe('limit must not have a leading zero');
+    expect(body.errors).toEqual([{ field: 'limit', message: 'must not have a leading zero' }]);
+  });
+
+  it('reports limit=0&status=x&foo=1 as three errors, each with its own reason', async () => {
+    const res = await h.request.get('/v3/batches?limit=0&status=x&foo=1').set('Authorization', authorized());
+    expect(res.status).toBe(400);
+    const body = JSON.parse(res.text) as { detail: string; errors: { field: string; message: string }[] };
+    expect(body.errors.map((error) => error.field)).toEqual(['limit', 'status', 'foo']);
+    expect(new Set(body.errors.map((error) => error.message)).size).toBe(3);
+    expect(body.detail.split('; ')).toEqual(
+      body.errors.map((e) => expect.stringContaining(e.message) as string),
+    );
+    expect(h.upstream.received).toEqual([]);
+  });
+});
+
+describe('GET /v3/batches — datetimes as Ntropy accepts them (SPEC "Datetimes")', () => {
+  it.each(SPEC_DATETIME_EXAMPLES)(
+    'answers created_after=%j as the table says (%s)',
+    async (example, canonical) => {
+      if (canonical !== undefined) h.upstream.enqueue({ body: { next_cursor: null, data: [] } });
+      const res = await h.request
+        .get(`/v3/batches?created_after=${encodeURIComponent(example)}`)
+        .set('Authorization', authorized());
+      if (canonical === undefined) {
+        expect(res.status).toBe(400);
+        expect((JSON.parse(res.text) as { errors: unknown }).errors).toEqual([
+          { field: 'created_after', message: expect.any(String) as string },
+        ]);
+        expect(h.upstream.received).toEqual([]);
+      } else {
+        expect(res.status).toBe(200);
+        expect(h.upstream.received.map((r) => r.query.get('created_after'))).toEqual([canonical]);
+      }
+    },
+  );
+
+  // Ntropy's Python SDK sends str(datetime); requests writes a space as + and + as %2B.
+  it.each([
+    ['a naive datetime', 'created_after=2024-01-01+00%3A00%3A00', '2024-01-01T00:00:00Z'],
+    [
+      'an aware datetime with microseconds',
+      'created_before=2024-01-01+01%3A00%3A00.123456%2B01%3A00',
+      '2024-01-01T00:00:00.123456Z',
+    ],
+  ])("accepts the Python SDK's %s and sends it upstream in UTC", async (_label, query, canonical) => {
+    h.upstream.enqueue({ body: { next_cursor: null, data: [] } });
+    const res = await h.request.get(`/v3/batches?${query}`).set('Authorization', authorized());
+    expect(res.status).toBe(200);
+    expect([...(h.upstream.received[0]?.query.values() ?? [])]).toEqual([canonical, '10']);
+  });
+});
+
+describe('GET /v3/batches — every spelling of one instant shares one cache entry', () => {
+  let cached: Harness;
+  beforeAll(async () => {
+    cached = await startHarness({ env: { CACHE_TTL_MS: '60000' } });
+  });
+  afterAll(() => cached.close());
+
+  it.each([
+    ['2024-01-01T00:00:00Z', '1704067200'],
+    ['2024-01-01 00:00:00.5', '2024-01-01T01:00:00.500000000%2B01:00'],
+    ['2024-01-02', '1704153600000'],
+    ['2024-01-03T00:00:00.1234567Z', '2024-01-02_19:00:00.123456-0500'],
+  ])('answers %s and then %s from one upstream call', async (first, second) => {
+    cached.upstream.reset();
+    const a = await cached.request
+      .get(`/v3/batches?created_before=${encodeURIComponent(first)}`)
+      .set('Authorization', bearer());
+    const b = await cached.request.get(`/v3/batches?created_before=${second}`).set('Authorization', bearer());
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect([a.headers['x-cache'], b.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+    expect(cached.upstream.received).toHaveLength(1);
+    expect(b.text).toBe(a.text);
   });
 });
 
@@ -222,7 +309,7 @@ describe('GET /v3/batches — the canonical query goes upstream', () => {
     );
     const sent = h.upstream.received[0]?.query;
     expect(sent?.get('created_after')).toBe('2024-01-01T00:00:00Z');
-    expect(sent?.get('created_before')).toBe('2024-07-01T06:59:59.250Z');
+    expect(sent?.get('created_before')).toBe('2024-07-01T06:59:59.25Z');
     expect(sent?.get('limit')).toBe('10');
     expect(sent?.get('status')).toBe('error');
   });

@@ -1,8 +1,8 @@
 // The simulated Ntropy behaves like the real `GET /v3/batches` and answers scripts exactly.
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, beforeEach, vi } from 'vitest';
 import { startSimulatedNtropy } from '../src/demo/simulated-ntropy.js';
 import type { SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
-import type { Batch } from '../src/demo/seeded-batches.js';
+import { batchPageSchema, type Batch } from '../src/batches/batch-page.js';
 
 interface Page {
   next_cursor: string | null;
@@ -26,7 +26,8 @@ beforeEach(() => {
 async function getPage(base: string, query = ''): Promise<Page> {
   const res = await fetch(`${base}/v3/batches${query}`);
   expect(res.status).toBe(200);
-  return (await res.json()) as Page;
+  // Every page has the shape the OpenAPI document publishes (the batch page schema).
+  return batchPageSchema.parse(await res.json()) as Page;
 }
 
 async function walkAll(base: string, query: string): Promise<Batch[]> {
@@ -170,6 +171,29 @@ describe('simulated Ntropy — seeds, keys and faults', () => {
     expect(pages[0]).not.toEqual(pages[2]);
   });
 
+  it('seeds batches over the 90 days before the given now, the newest within the last day', async () => {
+    const nowMs = Date.UTC(2031, 4, 17, 9, 30, 15, 750);
+    const seeded = await startSimulatedNtropy({ nowMs });
+    const all = await walkAll(seeded.url, 'limit=50');
+    const lastWeek = await walkAll(seeded.url, `limit=50&created_after=${(nowMs - 7 * 86_400_000) / 1000}`);
+    await seeded.close();
+    expect(all).toHaveLength(137);
+    for (const b of all) {
+      expect(toMs(b.created_at)).toBeLessThanOrEqual(nowMs);
+      expect(toMs(b.updated_at)).toBeLessThanOrEqual(nowMs);
+      expect(toMs(b.created_at)).toBeGreaterThan(nowMs - 90 * 86_400_000);
+    }
+    expect(nowMs - toMs(all[0]?.created_at ?? '')).toBeLessThan(86_400_000);
+    expect(lastWeek.length).toBeGreaterThan(0);
+  });
+
+  it('keeps the fixed default now, so tests see the same batches every day', async () => {
+    const fixed = await startSimulatedNtropy({ nowMs: Date.UTC(2026, 10, 1) });
+    const pages = await Promise.all([sim, fixed].map((s) => getPage(s.url, '?limit=50')));
+    await fixed.close();
+    expect(pages[0]).toEqual(pages[1]);
+  });
+
   it('answers 401 "Invalid API key" unless X-API-KEY matches', async () => {
     const keyed = await startSimulatedNtropy({ apiKey: 'secret-key' });
     const missing = await fetch(`${keyed.url}/v3/batches`);
@@ -265,11 +289,11 @@ describe('simulated Ntropy — scripted responses', () => {
     await expect(fetch(`${hanging.url}/v3/batches`, { signal: AbortSignal.timeout(200) })).rejects.toThrow();
     expect(performance.now() - startMs).toBeGreaterThanOrEqual(180);
     void fetch(`${hanging.url}/v3/batches`).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.waitFor(() => expect(hanging.received).toHaveLength(2));
     const closeStartMs = performance.now();
     await hanging.close();
-    expect(performance.now() - closeStartMs).toBeLessThan(200);
-    expect(hanging.received).toHaveLength(2);
+    // A hang lasts forever: any bound shows close() did not wait for it (a wide one, for a loaded machine).
+    expect(performance.now() - closeStartMs).toBeLessThan(5000);
   });
 
   it('clears the queue, the default and received on reset()', async () => {

@@ -1,126 +1,130 @@
 // Validates the list query and turns it into its one canonical form (SPEC "GET /v3/batches", "Caching").
 import { z } from 'zod';
 import { Problem, type FieldError } from '../problem.js';
+import { BATCH_STATUSES } from './batch-page.js';
+import { DATE_TIME_FORMS, compareCanonicalDateTimes, readDateTime } from './datetime.js';
 
-const PARAMETERS = ['created_after', 'created_before', 'cursor', 'limit', 'status'] as const;
-const STATUSES = ['processing', 'completed', 'error'] as const;
 const MAX_CURSOR_CODE_POINTS = 1024;
+const LIMIT_RANGE = 'must be between 1 and 50';
 
-// RFC 3339 date-time ('T', optional fraction of any length, optional 'Z' or ±hh:mm), or a bare full-date.
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))?)?$/;
-
-/**
- * A SPEC datetime in UTC, `YYYY-MM-DDTHH:MM:SS[.fff…]Z` (offsetless = UTC; the fraction kept to the
- * digit, trailing zeros dropped, at least milliseconds), or undefined when malformed or outside 0000–9999.
- */
-export function normalizeDateTime(value: string): string | undefined {
-  const m = DATE_TIME.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((part) => Number(part ?? 0));
-  if (year === undefined || month === undefined || day === undefined) return undefined;
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const offsetHours = Number(m[10] ?? 0);
-  const offsetMinutes = Number(m[11] ?? 0);
-  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute - (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes), second, 0);
-  const utcYear = date.getUTCFullYear();
-  if (Number.isNaN(utcYear) || utcYear < 0 || utcYear > 9999) return undefined;
-  const fraction = (m[7] ?? '').replace(/0+$/, '');
-  return `${date.toISOString().slice(0, 19)}${fraction === '' ? '' : `.${fraction.padEnd(3, '0')}`}Z`;
+/** Why a `limit` is not written as SPEC's plain digits (`^[1-9][0-9]?$` once in range), if it is not. */
+export function describeLimitForm(value: string): string | undefined {
+  if (/^[+-]/.test(value)) return 'must be written without a sign';
+  if (!/^[0-9]+$/.test(value)) return 'must be a whole number written in the digits 0–9';
+  if (value.length > 1 && value.startsWith('0')) return 'must not have a leading zero';
+  return undefined;
 }
 
-/** Orders two normalized datetimes by the instant they denote. */
-export function compareDateTimes(a: string, b: string): number {
-  const [aSeconds = '', aFraction = ''] = a.slice(0, -1).split('.');
-  const [bSeconds = '', bFraction = ''] = b.slice(0, -1).split('.');
-  if (aSeconds !== bSeconds) return aSeconds < bSeconds ? -1 : 1;
-  const width = Math.max(aFraction.length, bFraction.length);
-  const [aPadded, bPadded] = [aFraction.padEnd(width, '0'), bFraction.padEnd(width, '0')];
-  return aPadded === bPadded ? 0 : aPadded < bPadded ? -1 : 1;
+/** Why a `status` is refused: statuses are lowercase, as Ntropy writes them. */
+export function describeStatusError(value: unknown): string {
+  const lowercase = String(value).toLowerCase();
+  const match = BATCH_STATUSES.find((status) => status === lowercase);
+  return match === undefined ? `must be one of ${BATCH_STATUSES.join(', ')}` : `must be lowercase: ${match}`;
 }
 
-function daysInMonth(year: number, month: number): number {
-  const isLeap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-}
-
-const dateTime = z.string().transform((value, ctx) => {
-  const normalized = normalizeDateTime(value);
-  if (normalized === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be an RFC 3339 date-time (e.g. 2024-01-01T00:00:00Z) or a date (YYYY-MM-DD)',
+function dateTime(description: string) {
+  return z
+    .string()
+    .check((ctx) => {
+      const reading = readDateTime(ctx.value);
+      if ('reason' in reading) ctx.issues.push({ code: 'custom', message: reading.reason, input: ctx.value });
+    })
+    .overwrite((value) => {
+      const reading = readDateTime(value);
+      return 'canonical' in reading ? reading.canonical : value;
+    })
+    .meta({
+      description: `${description}. Accepted: ${DATE_TIME_FORMS}. Sent upstream as UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]Z.`,
+      examples: ['2024-01-01T00:00:00Z', '2024-01-01 00:00:00.123456+00:00', '2024-01-05', '1704067200'],
     });
-    return z.NEVER;
-  }
-  return normalized;
-});
+}
 
-const listQuerySchema = z
+/** The query schema: it validates requests, and the OpenAPI document and the demo page's filters follow it. */
+export const listQuerySchema = z
   .strictObject({
-    created_after: dateTime.optional(),
-    created_before: dateTime.optional(),
+    created_after: dateTime('Only batches created after this instant').optional(),
+    created_before: dateTime('Only batches created before this instant').optional(),
     cursor: z
       .string()
+      // JSON Schema's maxLength counts code points, as SPEC does; zod's .max() would count UTF-16 units.
       .refine((value) => [...value].length <= MAX_CURSOR_CODE_POINTS, {
         message: `must be at most ${MAX_CURSOR_CODE_POINTS} characters`,
       })
-      .optional(),
+      .optional()
+      .meta({ maxLength: MAX_CURSOR_CODE_POINTS, description: "A previous page's next_cursor" }),
     limit: z
       .string()
-      .regex(/^[1-9][0-9]?$/, { message: 'must be between 1 and 50' })
+      .check((ctx) => {
+        const reason = describeLimitForm(ctx.value);
+        if (reason !== undefined) ctx.issues.push({ code: 'custom', message: reason, input: ctx.value });
+      })
       .transform(Number)
-      .refine((value) => value <= 50, { message: 'must be between 1 and 50' })
-      .default(10),
-    status: z.enum(STATUSES, { error: `must be one of ${STATUSES.join(', ')}` }).optional(),
+      .pipe(z.int({ error: LIMIT_RANGE }).min(1, { error: LIMIT_RANGE }).max(50, { error: LIMIT_RANGE }))
+      .default(10)
+      .meta({ description: 'Page size, written in plain digits (no sign, no leading zero)' }),
+    status: z
+      .enum(BATCH_STATUSES, { error: (issue) => describeStatusError(issue.input) })
+      .optional()
+      .meta({ description: 'Only batches in this status' }),
   })
-  .superRefine((query, ctx) => {
-    if (
-      query.created_after &&
-      query.created_before &&
-      compareDateTimes(query.created_after, query.created_before) > 0
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['created_after'],
-        message: 'must not be later than created_before',
-      });
-    }
-  });
+  .refine(
+    (query) =>
+      query.created_after === undefined ||
+      query.created_before === undefined ||
+      compareCanonicalDateTimes(query.created_after, query.created_before) <= 0,
+    {
+      path: ['created_after'],
+      message: 'must not be later than created_before',
+      // Compared only when both datetimes were read; a malformed one has its own error.
+      when: (payload) =>
+        !payload.issues.some((issue) =>
+          ['created_after', 'created_before'].includes(String(issue.path?.[0])),
+        ),
+    },
+  );
 
 export type ListQuery = z.infer<typeof listQuerySchema>;
+
+const PARAMETERS = Object.keys(listQuerySchema.shape) as (keyof ListQuery)[];
+
+function isParameter(name: string): name is keyof ListQuery {
+  return (PARAMETERS as string[]).includes(name);
+}
 
 /** SPEC "Query validation": five known parameters, each at most once and non-empty, else 400 invalid_query. */
 export function parseListQuery(params: URLSearchParams): ListQuery {
   const raw: Record<string, string> = {};
   const errors: FieldError[] = [];
+  // One error per field, with its own reason: the first thing wrong with it.
+  const report = (field: string, message: string): void => {
+    if (!errors.some((error) => error.field === field)) errors.push({ field, message });
+  };
   for (const [name, value] of params) {
-    if (!(PARAMETERS as readonly string[]).includes(name)) {
-      errors.push({ field: name, message: 'is not a known parameter' });
+    if (!isParameter(name)) {
+      report(name, `is not a known parameter (known: ${PARAMETERS.join(', ')})`);
     } else if (Object.hasOwn(raw, name)) {
-      if (!errors.some((error) => error.field === name))
-        errors.push({ field: name, message: 'must not be repeated' });
+      report(name, 'must not be repeated');
     } else if (value === '') {
-      errors.push({ field: name, message: 'must not be empty' });
-      raw[name] = value;
+      report(name, 'must not be empty');
     } else {
       raw[name] = value;
     }
   }
-  if (errors.length === 0) {
-    const parsed = listQuerySchema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) {
-      errors.push({ field: String(issue.path[0] ?? 'query'), message: issue.message });
-    }
-  }
-  throw new Problem('invalid_query', errors.map((error) => `${error.field} ${error.message}`).join('; '), {
-    errors,
-  });
+  for (const error of errors) delete raw[error.field];
+  const parsed = listQuerySchema.safeParse(raw);
+  if (parsed.success && errors.length === 0) return parsed.data;
+  for (const issue of parsed.error?.issues ?? []) report(String(issue.path[0] ?? 'query'), issue.message);
+  // In the order the client wrote them.
+  const written = [...params.keys()];
+  errors.sort((a, b) => written.indexOf(a.field) - written.indexOf(b.field));
+  throw new Problem('invalid_query', describeErrors(errors), { errors });
+}
+
+/** `detail`: every error, each named after its field (unknown names quoted, so an empty one shows). */
+function describeErrors(errors: readonly FieldError[]): string {
+  return errors
+    .map(({ field, message }) => `${isParameter(field) ? field : JSON.stringify(field)} ${message}`)
+    .join('; ');
 }
 
 /** The canonical query string: defaults applied, fixed parameter order; also the cache key. */

@@ -1,16 +1,6 @@
 // Seeded, deterministic batch data for the simulated Ntropy, and its answer to a `GET /v3/batches` query.
-
-export type BatchStatus = 'processing' | 'completed' | 'error';
-
-export interface Batch {
-  id: string;
-  operation: string;
-  status: BatchStatus;
-  created_at: string;
-  updated_at: string;
-  progress: number;
-  total: number;
-}
+import { BATCH_STATUSES, type Batch, type BatchStatus } from '../batches/batch-page.js';
+import { readDateTime } from '../batches/datetime.js';
 
 export interface ListAnswer {
   status: number;
@@ -25,7 +15,6 @@ interface FieldError {
   ctx?: Record<string, unknown>;
 }
 
-const STATUSES: readonly BatchStatus[] = ['processing', 'completed', 'error'];
 // Weighted by repetition: most batches are transaction enrichment, as on a real account.
 const OPERATIONS = [
   'POST /v3/transactions',
@@ -35,15 +24,13 @@ const OPERATIONS = [
   'POST /v3/bank_statements',
   'POST /v3/account_holders',
 ] as const;
-// A fixed "now" keeps the data independent of the wall clock (stable across runs and days).
-const REFERENCE_NOW_MS = Date.UTC(2026, 10, 1);
+/** The default "now" of the seed: fixed, so tests see the same data on every run and every day. */
+export const REFERENCE_NOW_MS = Date.UTC(2026, 10, 1);
 const DAY_MS = 86_400_000;
 const SPAN_MS = 90 * DAY_MS;
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 50;
 const CURSOR_PREFIX = 'after:';
-const DATETIME_RE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
 export function createPrng(seed: number): () => number {
@@ -74,13 +61,13 @@ function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19);
 }
 
-function generateBatch(random: () => number): Batch {
-  const createdMs = REFERENCE_NOW_MS - Math.floor((random() * SPAN_MS) / 1000) * 1000;
+function generateBatch(random: () => number, nowMs: number): Batch {
+  const createdMs = nowMs - Math.floor((random() * SPAN_MS) / 1000) * 1000;
   const roll = random();
   const status: BatchStatus = roll < 0.7 ? 'completed' : roll < 0.85 ? 'processing' : 'error';
   const total = 1 + Math.floor(random() * 5000);
   const progress = status === 'completed' ? total : Math.floor(random() * total);
-  const maxRunMs = Math.min(REFERENCE_NOW_MS - createdMs, 6 * 3_600_000);
+  const maxRunMs = Math.min(nowMs - createdMs, 6 * 3_600_000);
   const updatedMs = createdMs + Math.floor((random() * maxRunMs) / 1000) * 1000;
   return {
     id: formatUuid(random),
@@ -93,10 +80,11 @@ function generateBatch(random: () => number): Batch {
   };
 }
 
-/** The same (count, seed) always yields the same batches, most recent first. */
-export function generateBatches(count: number, seed: number): Batch[] {
+/** The same (count, seed, now) always yields the same batches, most recent first, over the 90 days up to now. */
+export function generateBatches(count: number, seed: number, nowMs = REFERENCE_NOW_MS): Batch[] {
   const random = createPrng(seed);
-  const batches = Array.from({ length: count }, () => generateBatch(random));
+  // Whole seconds, as Ntropy's timestamps are.
+  const batches = Array.from({ length: count }, () => generateBatch(random, Math.floor(nowMs / 1000) * 1000));
   return batches.sort((a, b) =>
     a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1,
   );
@@ -110,16 +98,6 @@ export function buildPaddedPage(minBytes: number, seed: number): string {
     if (Buffer.byteLength(body) >= minBytes) return body;
     count *= 2;
   }
-}
-
-function parseDatetimeMs(value: string): number | undefined {
-  const m = DATETIME_RE.exec(value);
-  if (!m) return undefined;
-  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
-  const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
-  const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${frac.slice(0, 4)}${offset}`);
-  const isRealDay = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() === Number(d);
-  return Number.isNaN(ms) || !isRealDay ? undefined : ms;
 }
 
 function checkLimit(raw: string | null, errors: FieldError[]): number {
@@ -143,7 +121,7 @@ function checkLimit(raw: string | null, errors: FieldError[]): number {
 
 function checkStatus(raw: string | null, errors: FieldError[]): BatchStatus | undefined {
   if (raw === null) return undefined;
-  const found = STATUSES.find((s) => s === raw);
+  const found = BATCH_STATUSES.find((s) => s === raw);
   if (found) return found;
   const expected = "'processing', 'completed' or 'error'";
   errors.push({
@@ -156,14 +134,16 @@ function checkStatus(raw: string | null, errors: FieldError[]): BatchStatus | un
   return undefined;
 }
 
-function checkDatetime(name: string, raw: string | null, errors: FieldError[]): number | undefined {
+// Ntropy reads datetimes with pydantic's lax parsing, which SPEC's "Datetimes" table (the proxy's parser) follows.
+function checkDatetime(name: string, raw: string | null, errors: FieldError[]): bigint | undefined {
   if (raw === null) return undefined;
-  const ms = parseDatetimeMs(raw);
-  if (ms === undefined) {
+  const reading = readDateTime(raw);
+  if ('reason' in reading) {
     const msg = 'Input should be a valid datetime or date';
     errors.push({ loc: ['query', name], msg, type: 'datetime_from_date_parsing', input: raw });
+    return undefined;
   }
-  return ms;
+  return reading.epochMicros;
 }
 
 function encodeCursor(lastId: string): string {
@@ -187,8 +167,8 @@ export function answerListQuery(batches: readonly Batch[], query: URLSearchParam
   const last = (name: string): string | null => query.getAll(name).at(-1) ?? null;
   const limit = checkLimit(last('limit'), errors);
   const status = checkStatus(last('status'), errors);
-  const afterMs = checkDatetime('created_after', last('created_after'), errors);
-  const beforeMs = checkDatetime('created_before', last('created_before'), errors);
+  const afterMicros = checkDatetime('created_after', last('created_after'), errors);
+  const beforeMicros = checkDatetime('created_before', last('created_before'), errors);
   if (errors.length > 0) return { status: 422, body: { detail: errors } };
 
   const cursor = last('cursor');
@@ -199,10 +179,10 @@ export function answerListQuery(batches: readonly Batch[], query: URLSearchParam
   let hasMore = false;
   for (let i = startAfter + 1; i < batches.length; i++) {
     const batch = batches[i] as Batch;
-    const createdMs = Date.parse(`${batch.created_at}Z`);
+    const createdMicros = BigInt(Date.parse(`${batch.created_at}Z`)) * 1000n;
     if (status !== undefined && batch.status !== status) continue;
-    if (afterMs !== undefined && createdMs <= afterMs) continue;
-    if (beforeMs !== undefined && createdMs >= beforeMs) continue;
+    if (afterMicros !== undefined && createdMicros <= afterMicros) continue;
+    if (beforeMicros !== undefined && createdMicros >= beforeMicros) continue;
     if (matches.length === limit) {
       hasMore = true;
       break;

@@ -36,6 +36,8 @@ export interface SimulatedNtropyOptions {
   apiKey?: string;
   batchCount?: number;
   seed?: number;
+  /** The seed's "now": batches fall in the 90 days before it. Default: a fixed instant, for tests. */
+  nowMs?: number;
   fault429Rate?: number;
   fault503Rate?: number;
   retryAfterS?: number;
@@ -95,7 +97,7 @@ function sendReply(res: ServerResponse, reply: Reply): void {
 /** Starts the simulator on 127.0.0.1 and resolves once it is listening. */
 export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {}): Promise<SimulatedNtropy> {
   const seed = options.seed ?? 1;
-  const batches = generateBatches(options.batchCount ?? 137, seed);
+  const batches = generateBatches(options.batchCount ?? 137, seed, options.nowMs);
   // A separate stream from the data PRNG, so injected faults are reproducible on their own.
   const drawFault = createPrng(seed ^ 0x5eed_fa17);
   const baseDelayMs = options.delayMs ?? 0;
