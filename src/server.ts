@@ -37,6 +37,7 @@ export async function listen(
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ host: address.address, port: address.port }, 'listening');
+  service.connectSharedState();
 
   async function shutdown(graceMs: number): Promise<void> {
     service.beginShutdown();

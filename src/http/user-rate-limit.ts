@@ -1,6 +1,6 @@
 // The per-user limit (SPEC "Normalized errors", rate_limited): N requests per token subject per fixed 60 s window.
 import type { NextFunction, Request, Response } from 'express';
-import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
+import { rateLimit, type RateLimitInfo, type Store } from 'express-rate-limit';
 import { Problem } from '../problem.js';
 import { principalOf } from './authenticate.js';
 
@@ -23,7 +23,8 @@ function rateLimitOf(req: Request): RateLimitInfo | undefined {
   return (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
 }
 
-export function createUserRateLimit(limitPerMin: number) {
+/** `store` defaults to express-rate-limit's in-memory store; with Redis, the shared one (SPEC "Replicas"). */
+export function createUserRateLimit(limitPerMin: number, store?: Store) {
   // The stores keep one fixed window per key, started by its first hit, on the real clock
   // (hence Date.now, not an injected one).
   const limiter = rateLimit({
@@ -31,6 +32,7 @@ export function createUserRateLimit(limitPerMin: number) {
     limit: limitPerMin,
     standardHeaders: false,
     legacyHeaders: false,
+    ...(store === undefined ? {} : { store }),
     keyGenerator: (_req, res) => principalOf(res).sub,
     handler: (req, _res, next) => {
       const resetAtMs = rateLimitOf(req)?.resetTime?.getTime();
