@@ -37,6 +37,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     userAgent: readUserAgent(),
     timeoutMs: config.upstream.timeoutMs,
     maxRetries: config.upstream.maxRetries,
+    proxy: config.upstream.proxy,
     gate: createPauseGate(),
     observer: metrics.upstreamObserver,
     now,
