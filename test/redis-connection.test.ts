@@ -1,11 +1,41 @@
-// SPEC "Replicas and shared state": the pure parts of the Redis connection — reconnect backoff, what may be logged.
+// SPEC "Replicas and shared state": the Redis connection — when it connects, its reconnect backoff, what may be logged.
+import { createServer, type Socket } from 'node:net';
 import { ErrorReply } from 'redis';
 import { describe, expect, it } from 'vitest';
+import { listenHarness, startHarness } from './helpers/harness.js';
+import { waitFor } from './helpers/replicas.js';
+import { bearer } from './helpers/tokens.js';
 import {
   describeRedisError,
   describeRedisTarget,
   reconnectDelayMs,
 } from '../src/shared-state/redis-connection.js';
+
+describe('Redis connection — startup', () => {
+  it('touches Redis only once the server listens, and shows the Redis metrics only with REDIS_URL', async () => {
+    // A TCP listener standing in for Redis: it only counts connection attempts.
+    const sockets: Socket[] = [];
+    const fakeRedis = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => fakeRedis.listen(0, '127.0.0.1', resolve));
+    const { port } = fakeRedis.address() as { port: number };
+    const h = await startHarness({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    const plain = await startHarness();
+    try {
+      expect((await h.request.get('/v3/batches').set('Authorization', bearer())).status).toBe(200);
+      expect(sockets).toHaveLength(0);
+      expect((await h.request.get('/metrics')).text).toMatch(/^ntropy_bff_redis_up 0$/m);
+      expect((await plain.request.get('/metrics')).text).not.toContain('ntropy_bff_redis');
+
+      const running = await listenHarness(h);
+      await waitFor(() => Promise.resolve(sockets.length > 0));
+      await running.shutdown(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      fakeRedis.close();
+      await Promise.all([h.close(), plain.close()]);
+    }
+  });
+});
 
 describe('Redis reconnect backoff', () => {
   it.each([
