@@ -5,12 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithRedis, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import {
+  describeWithRedis,
+  startRedisServer,
+  type RedisServer,
+  REDIS_SETUP_TIMEOUT_MS,
+} from './helpers/redis-server.js';
 import { API_KEY, startReplicas, waitFor } from './helpers/replicas.js';
 import { bearer, JWT_SECRET, signToken } from './helpers/tokens.js';
 import { startSimulatedNtropy, type SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+/** A bound for a broken build, not a timing claim: a loaded machine may take seconds to start a process. */
+const SPAWN_TIMEOUT_MS = 20_000;
 
 describeWithRedis(
   'Replicas — Redis over TLS (rediss://)',
@@ -41,7 +48,7 @@ describeWithRedis(
         tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
       });
       upstream = await startSimulatedNtropy({ apiKey: API_KEY });
-    });
+    }, REDIS_SETUP_TIMEOUT_MS);
     afterAll(async () => {
       for (const child of children) child.kill('SIGKILL');
       await upstream.close();
@@ -66,44 +73,49 @@ describeWithRedis(
       } finally {
         await r.close();
       }
-    });
+    }, 30_000);
 
-    it('shares the limit through a TLS Redis whose CA is given with NODE_EXTRA_CA_CERTS', async () => {
-      const child = spawn(process.execPath, [MAIN], {
-        cwd: dir,
-        env: {
-          PATH: process.env.PATH ?? '',
-          NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
-          ...{
-            NTROPY_API_KEY: API_KEY,
-            NTROPY_BASE_URL: upstream.url,
-            JWT_SECRET,
-            HOST: '127.0.0.1',
-            PORT: '0',
+    it(
+      'shares the limit through a TLS Redis whose CA is given with NODE_EXTRA_CA_CERTS',
+      async () => {
+        const child = spawn(process.execPath, [MAIN], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH ?? '',
+            NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+            ...{
+              NTROPY_API_KEY: API_KEY,
+              NTROPY_BASE_URL: upstream.url,
+              JWT_SECRET,
+              HOST: '127.0.0.1',
+              PORT: '0',
+            },
+            REDIS_URL: redis.tlsUrl,
           },
-          REDIS_URL: redis.tlsUrl,
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(child);
-      let stdout = '';
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      let url = '';
-      await waitFor(() => {
-        const port = /"port":([0-9]+).*"msg":"listening"/.exec(stdout)?.[1];
-        url = `http://127.0.0.1:${port}`;
-        return Promise.resolve(port !== undefined);
-      });
-      await waitFor(async () =>
-        /^ntropy_bff_redis_up 1$/m.test(await (await fetch(`${url}/metrics`)).text()),
-      );
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        let stdout = '';
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        let url = '';
+        await waitFor(() => {
+          const port = /"port":([0-9]+).*"msg":"listening"/.exec(stdout)?.[1];
+          url = `http://127.0.0.1:${port}`;
+          return Promise.resolve(port !== undefined);
+        }, SPAWN_TIMEOUT_MS);
+        await waitFor(
+          async () => /^ntropy_bff_redis_up 1$/m.test(await (await fetch(`${url}/metrics`)).text()),
+          SPAWN_TIMEOUT_MS,
+        );
 
-      const res = await fetch(`${url}/v3/batches`, {
-        headers: { authorization: bearer(signToken({ claims: { sub: 'tls-user' } })) },
-      });
-      expect(res.status).toBe(200);
-      expect((await redis.dump()).get('ntropy-bff:limit:tls-user')).toBe('"1"');
-    });
+        const res = await fetch(`${url}/v3/batches`, {
+          headers: { authorization: bearer(signToken({ claims: { sub: 'tls-user' } })) },
+        });
+        expect(res.status).toBe(200);
+        expect((await redis.dump()).get('ntropy-bff:limit:tls-user')).toBe('"1"');
+      },
+      3 * SPAWN_TIMEOUT_MS,
+    );
   },
   ['openssl'],
 );

@@ -1,6 +1,6 @@
 // SPEC "Replicas and shared state": the per-user limit counted across replicas through one Redis, and nothing secret in it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithRedis, type RedisServer } from './helpers/redis-server.js';
+import { describeWithRedis, type RedisServer, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
 import { API_KEY, startSharingReplicas, type Replicas } from './helpers/replicas.js';
 import { JWT_SECRET, signToken } from './helpers/tokens.js';
 
@@ -17,7 +17,7 @@ describeWithRedis('Replicas — the per-user limit through Redis', () => {
       REDIS_TIMEOUT_MS: '1000',
       USER_RATE_LIMIT_PER_MIN: String(LIMIT),
     }));
-  });
+  }, REDIS_SETUP_TIMEOUT_MS);
   afterAll(() => close());
 
   it('gives a user USER_RATE_LIMIT_PER_MIN in total across three replicas, not three times it', async () => {

@@ -26,7 +26,9 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 5000;
+const READY_TIMEOUT_MS = 10_000;
+/** For beforeAll hooks that start redis-server and replicas: generous, as a loaded machine is slow to spawn. */
+export const REDIS_SETUP_TIMEOUT_MS = 30_000;
 
 function isOnPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {

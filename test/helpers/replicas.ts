@@ -74,7 +74,7 @@ export async function startReplicas(
 }
 
 /** Polls `check` until it holds; fails after `timeoutMs` (a bound for a broken build, not a timing claim). */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
