@@ -1,6 +1,7 @@
 // SPEC "Replicas and shared state" over TLS: rediss:// verifies the server's certificate, and NODE_EXTRA_CA_CERTS trusts a private CA.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ describeWithRedis(
           ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
           ...[
             '-addext',
-            'subjectAltName=IP:127.0.0.1',
+            'subjectAltName=IP:127.0.0.1,DNS:localhost',
             '-keyout',
             join(dir, 'key.pem'),
             '-out',
@@ -72,6 +73,33 @@ describeWithRedis(
         expect(await replica!.metric('ntropy_bff_redis_up')).toBe(0);
       } finally {
         await r.close();
+      }
+    }, 30_000);
+
+    it('names the host in SNI, as TLS proxies in front of managed Redis services need', async () => {
+      // A TLS listener standing in for such a proxy: it records the server name each client asks for.
+      const names: string[] = [];
+      const credentials = {
+        key: readFileSync(join(dir, 'key.pem')),
+        cert: readFileSync(join(dir, 'cert.pem')),
+      };
+      const proxy = createTlsServer({
+        ...credentials,
+        SNICallback: (servername, done) => {
+          names.push(servername);
+          done(null, createSecureContext(credentials));
+        },
+      });
+      proxy.on('tlsClientError', () => {});
+      await new Promise<void>((resolve) => proxy.listen(0, resolve));
+      const { port } = proxy.address() as { port: number };
+      const r = await startReplicas(1, { env: { REDIS_URL: `rediss://localhost:${port}` } });
+      try {
+        await waitFor(() => Promise.resolve(names.length > 0));
+        expect(names[0]).toBe('localhost');
+      } finally {
+        await r.close();
+        proxy.close();
       }
     }, 30_000);
 

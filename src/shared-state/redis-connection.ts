@@ -1,4 +1,5 @@
 // The one node-redis client behind the shared state: offline queue off, every call bounded, capped reconnects, health.
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { createClient, ErrorReply } from 'redis';
 import { createRedisHealth, type RedisObserver } from './redis-health.js';
@@ -51,6 +52,17 @@ export function describeRedisError(error: unknown): string {
   return error.constructor.name.startsWith('Timeout') ? 'timeout' : error.constructor.name;
 }
 
+/**
+ * node:tls sends no SNI unless given `servername`, and node-redis does not give it: the TLS proxies in
+ * front of many managed Redis services route by SNI. The certificate is checked against the host either way.
+ */
+function tlsServerNameOf(url: string): { tls: true; servername: string } | Record<string, never> {
+  if (!URL.canParse(url)) return {};
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== 'rediss:' || isIP(hostname) !== 0 || hostname.startsWith('[')) return {};
+  return { tls: true, servername: hostname };
+}
+
 export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
   const { timeoutMs } = options;
   const random = options.random ?? Math.random;
@@ -65,8 +77,11 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     disableOfflineQueue: true,
     // By default a command waits for its reply forever; `rejectInFlight` extends the bound to sent commands.
     commandOptions: { timeout: timeoutMs, rejectInFlight: true },
-    // The default strategy backs off to 500 ms without jitter; capped and jittered here (see above).
-    socket: { reconnectStrategy: (retries: number) => reconnectDelayMs(retries, random()) },
+    socket: {
+      // The default strategy backs off to 500 ms without jitter; capped and jittered here (see above).
+      reconnectStrategy: (retries: number) => reconnectDelayMs(retries, random()),
+      ...tlsServerNameOf(options.url),
+    },
   });
   // Without an 'error' listener node-redis would crash the process on the first lost connection.
   client.on('error', (error: unknown) => health.reportFailure(describeRedisError(error)));
