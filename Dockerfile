@@ -1,13 +1,16 @@
 # ntropy-bff: build with the dev toolchain, run the compiled JavaScript as a non-root user.
-FROM node:20-bookworm-slim AS build
+# The base image is pinned to an exact Node.js release (a maintained LTS line the test suite runs on);
+# bump it deliberately, with the tests.
+FROM node:24.20.0-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+# src/demo/ is not in the build context (.dockerignore): the image has no simulated upstream or dev tokens.
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24.20.0-trixie-slim
 ENV PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -1,5 +1,6 @@
 // createApp(deps): the middleware order of SPEC "Order of checks", the routes, 404/405, the one error handler.
 import express, { type Request, type Response } from 'express';
+import type { Store } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { createBatchesHandler } from './batches/batches-route.js';
 import type { PageCache } from './batches/page-cache.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   verifyToken: VerifyToken;
   pageCache: PageCache;
   metrics: Metrics;
+  /** The per-user limit's store; undefined = in this process (SPEC "Replicas and shared state"). */
+  userLimitStore?: Store | undefined;
   /** False once shutdown has begun (SPEC "Shutdown"). */
   isReady: () => boolean;
   now?: () => number;
@@ -80,7 +83,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get(
     '/v3/batches',
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
-    ...(config.userRateLimitPerMin === 0 ? [] : [createUserRateLimit(config.userRateLimitPerMin)]),
+    ...(config.userRateLimitPerMin === 0
+      ? []
+      : [createUserRateLimit(config.userRateLimitPerMin, deps.userLimitStore)]),
     createBatchesHandler({
       pageCache: deps.pageCache,
       requestDeadlineMs: config.requestDeadlineMs,

@@ -1,5 +1,6 @@
 // Every metric, defined once on a registry of the app's own (SPEC "/metrics").
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RedisObserver } from './shared-state/redis-health.js';
 import type { UpstreamObserver } from './upstream/ntropy-client.js';
 
 export function createMetrics(options: { collectProcessMetrics: boolean }) {
@@ -66,6 +67,20 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
     },
     recordCacheLookup(result: 'hit' | 'miss'): void {
       cache.inc({ result });
+    },
+    /** SPEC "Replicas and shared state": the Redis metrics, registered only when REDIS_URL is set. */
+    createRedisObserver(): RedisObserver {
+      const up = new Gauge({
+        name: 'ntropy_bff_redis_up',
+        help: '1 while Redis answers, 0 while this process carries on with its local state',
+        registers,
+      });
+      const errors = new Counter({
+        name: 'ntropy_bff_redis_errors_total',
+        help: 'Redis commands that failed or timed out, and failed connection attempts',
+        registers,
+      });
+      return { setUp: (isUp) => up.set(isUp ? 1 : 0), countError: () => errors.inc() };
     },
   };
 }

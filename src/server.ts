@@ -106,6 +106,7 @@ export async function listen(
     },
     'listening',
   );
+  service.connectSharedState();
 
   let graceTimer: NodeJS.Timeout | undefined;
   let hasClosedRemaining = false;

@@ -5,6 +5,8 @@ import { createPageCache } from './batches/page-cache.js';
 import type { Config } from './config.js';
 import { createTokenVerifier } from './http/token-verifier.js';
 import { createMetrics } from './metrics.js';
+import { createRedisConnection } from './shared-state/redis-connection.js';
+import { createSharedLimitStore } from './shared-state/shared-limit-store.js';
 import { createNtropyClient } from './upstream/ntropy-client.js';
 import { createPauseGate } from './upstream/pause-gate.js';
 import { readUserAgent } from './version.js';
@@ -21,12 +23,23 @@ export interface ServiceOptions {
 export function createService(config: Readonly<Config>, options: ServiceOptions) {
   const now = options.now ?? Date.now;
   const metrics = createMetrics({ collectProcessMetrics: options.collectProcessMetrics ?? false });
+  // SPEC "Replicas and shared state": with REDIS_URL, what replicas share goes through one connection.
+  const redis = config.redis && {
+    keyPrefix: config.redis.keyPrefix,
+    connection: createRedisConnection({
+      url: config.redis.url,
+      timeoutMs: config.redis.timeoutMs,
+      logger: options.logger,
+      observer: metrics.createRedisObserver(),
+    }),
+  };
   const client = createNtropyClient({
     baseUrl: config.ntropyBaseUrl,
     apiKey: config.ntropyApiKey,
     userAgent: readUserAgent(),
     timeoutMs: config.upstream.timeoutMs,
     maxRetries: config.upstream.maxRetries,
+    proxy: config.upstream.proxy,
     gate: createPauseGate(),
     observer: metrics.upstreamObserver,
     now,
@@ -47,6 +60,8 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     verifyToken: createTokenVerifier(config.jwt, now, options.logger),
     pageCache,
     metrics,
+    userLimitStore:
+      redis && createSharedLimitStore({ connection: redis.connection, prefix: `${redis.keyPrefix}limit:` }),
     isReady: () => isReady,
     now,
     auditLogger: options.auditLogger,
@@ -59,8 +74,13 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     beginShutdown(): void {
       isReady = false;
     },
-    /** Closes the upstream pool; safe to call more than once. */
-    close: (): Promise<void> => (closed ??= client.close()),
+    /** Starts connecting to Redis, once listening: startup touches no network; safe to call more than once. */
+    connectSharedState(): void {
+      redis?.connection.connect();
+    },
+    /** Closes the upstream pool and the Redis connection; safe to call more than once. */
+    close: (): Promise<void> =>
+      (closed ??= Promise.all([client.close(), redis?.connection.close()]).then(() => undefined)),
   };
 }
 

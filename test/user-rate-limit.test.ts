@@ -51,6 +51,17 @@ describe('GET /v3/batches — per-user limit', () => {
     expect(second.headers.ratelimit).toMatch(/r=1\b/);
   });
 
+  it('puts nothing derived from the user in any header: two users get the same RateLimit headers', async () => {
+    const [a, b] = [await asUser(h, 'identity-a@example.com'), await asUser(h, 'identity-b@example.com')];
+    expect(a.headers['ratelimit-policy']).toBe('"user";q=3;w=60');
+    expect(b.headers['ratelimit-policy']).toBe(a.headers['ratelimit-policy']);
+    const withoutReset = (value: unknown) => String(value).replace(/t=[0-9]+/, 't=…');
+    expect(withoutReset(b.headers.ratelimit)).toBe(withoutReset(a.headers.ratelimit));
+    for (const [name, value] of Object.entries(a.headers)) {
+      expect(`${name}: ${String(value)}`).not.toMatch(/pk=|identity-a/);
+    }
+  });
+
   it('counts cache hits too, and does not call the upstream for the limited request', async () => {
     const page = '/v3/batches?limit=7&status=completed';
     const answers = [];

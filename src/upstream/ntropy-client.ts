@@ -1,10 +1,11 @@
 // Calls Ntropy's GET /v3/batches with the server key: one keep-alive pool, the pause gate, retries, deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Problem } from '../problem.js';
 import { problemForOutcome } from './outcome-problem.js';
 import type { PauseGate } from './pause-gate.js';
 import { decideRetry, type AttemptOutcome } from './retry-policy.js';
+import { createUpstreamDispatcher, type UpstreamProxy } from './upstream-dispatcher.js';
 
 /** SPEC "Upstream request": bodies over 5 MB are refused. */
 export const MAX_RESPONSE_BYTES = 5_000_000;
@@ -44,6 +45,8 @@ export interface NtropyClientOptions {
   userAgent: string;
   timeoutMs: number;
   maxRetries: number;
+  /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY; undefined = direct. */
+  proxy?: UpstreamProxy;
   gate: PauseGate;
   observer?: UpstreamObserver;
   now?: () => number;
@@ -67,7 +70,7 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   // No redirect interceptor: undici's request() does not follow redirects (SPEC: a 3xx is an upstream_error).
-  const pool = new Pool(options.baseUrl, {
+  const pool = createUpstreamDispatcher(options.baseUrl, options.proxy, {
     connections: 64,
     keepAliveTimeout: 4_000,
     maxResponseSize: MAX_RESPONSE_BYTES,
