@@ -220,6 +220,74 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
   });
 });
 
+describe('GET /v3/batches — reading Retry-After', () => {
+  it('treats a 429 Retry-After: 0 as no extra wait: the ordinary backoff applies, never an immediate retry', async () => {
+    // random 0.999: backoffs of 99, 199 and 399 ms after the first, second and third attempt.
+    const h = await harness({ random: () => 0.999 });
+    const zero = { status: 429, headers: { 'retry-after': '0' } };
+    h.upstream.enqueue(zero, zero, zero);
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(4);
+    expect(await auditOf(h, res)).toMatchObject({ upstream_attempts: 4, upstream_waited_ms: 99 + 199 + 399 });
+    const [first, second] = h.upstream.received;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(99 - CLOCK_SLACK_MS);
+  });
+
+  it('treats a 429 Retry-After date in the past as no extra wait: the ordinary backoff applies', async () => {
+    const h = await harness({ random: () => 0.999 });
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' } });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect(await auditOf(h, res)).toMatchObject({ upstream_attempts: 2, upstream_waited_ms: 99 });
+  });
+
+  it('rounds a decimal Retry-After up to whole seconds and retries after it', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '0.2' } });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    const [first, second] = h.upstream.received;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('waits a 503 Retry-After for that request only: another query goes upstream meanwhile', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '1' } });
+    const a = getBatches(h, '?limit=10').then((res) => res);
+    await waitFor(() => h.upstream.received.length >= 1);
+    const b = await getBatches(h, '?limit=20');
+    expect(b.status).toBe(200);
+    expect(h.upstream.received.map((r) => r.query.get('limit'))).toEqual(['10', '20']);
+    expect(await auditOf(h, b)).toMatchObject({ upstream_attempts: 1, upstream_waited_ms: 0 });
+
+    const resA = await a;
+    expect(resA.status).toBe(200);
+    expect(h.upstream.received.map((r) => r.query.get('limit'))).toEqual(['10', '20', '10']);
+    const [first, , retry] = h.upstream.received;
+    expect(retry!.atMs - first!.atMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('answers a 503 whose Retry-After outlasts the deadline as 502 upstream_error, never as a rate limit, and pauses nothing', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '600', 'x-request-id': 'ntropy-503' } });
+    const startedAt = performance.now();
+    const res = await getBatches(h, '?limit=10');
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    const body = expectProblem(res, 502, 'upstream_error');
+    expect(body.upstream_status).toBe(503);
+    expect(res.headers['retry-after']).toBeUndefined();
+    expect(h.upstream.received).toHaveLength(1);
+
+    const other = await getBatches(h, '?limit=20');
+    expect(other.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect(await auditOf(h, other)).toMatchObject({ upstream_attempts: 1, upstream_waited_ms: 0 });
+  });
+});
+
 describe('GET /v3/batches — the request deadline', () => {
   it('answers 504 upstream_timeout when the deadline runs out during an attempt', async () => {
     const h = await harness({ env: { REQUEST_DEADLINE_MS: '300', UPSTREAM_TIMEOUT_MS: '10000' } });

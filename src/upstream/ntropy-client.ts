@@ -177,8 +177,8 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
         });
       }
       observer.onRetry();
-      // A Retry-After wait is served by the gate at the top of the loop, shared with every other call.
-      if (decision.pauseUntilMs === undefined) {
+      // A 429's Retry-After wait is served by the gate at the top of the loop, shared with every other call.
+      if (decision.pauseUntilMs === undefined || decision.pauseUntilMs <= now()) {
         trace.waitedMs += decision.waitMs;
         await sleep(decision.waitMs, undefined, { signal: request.signal });
       }

@@ -1,6 +1,6 @@
 // The one table from an upstream outcome to the client's problem (SPEC "Normalized errors").
 import { Problem, type FieldError } from '../problem.js';
-import { pauseUntilMs, type AttemptOutcome } from './retry-policy.js';
+import { retryAfterMs, type AttemptOutcome } from './retry-policy.js';
 
 /** SPEC: the proxy's own, conservative Retry-After when only Ntropy can lift the block. */
 export const QUOTA_RETRY_AFTER_S = 300;
@@ -62,8 +62,8 @@ function problemForResponse(
     });
   }
   if (status === 429) {
-    // With Retry-After a pause is on; without it, Ntropy's error guide says the quota is spent.
-    return pauseUntilMs(outcome) !== undefined
+    // With a readable Retry-After it is a rate limit; without, Ntropy's error guide says the quota is spent.
+    return retryAfterMs(outcome) !== undefined
       ? new Problem('upstream_rate_limited', 'Ntropy is rate limiting this account', {
           ...upstream,
           retryAfterS: context.pauseRemainingMs / 1000,
