@@ -95,6 +95,31 @@ describe('GET /v3/batches — transient upstream failures are retried', () => {
     });
   });
 
+  it('logs one warn line naming the failed call, and none for a call that recovered', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '1' } });
+    h.upstream.enqueue(
+      { status: 503 },
+      { status: 503, headers: { 'x-request-id': 'up-last' } },
+      { status: 503 },
+      {},
+    );
+    const failed = await getBatches(h, '?limit=10').set('X-Request-ID', 'fails-twice');
+    const recovered = await getBatches(h, '?limit=20');
+    expect([failed.status, recovered.status]).toEqual([502, 200]);
+    const warnings = h.logs.records().filter((record) => record.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        msg: 'upstream call failed',
+        request_id: 'fails-twice',
+        code: 'upstream_error',
+        reason: 'http_503',
+        upstream_attempts: 2,
+        upstream_status: 503,
+        upstream_request_id: 'up-last',
+      }),
+    ]);
+  });
+
   it('makes exactly one call when UPSTREAM_MAX_RETRIES=0', async () => {
     const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '0' } });
     h.upstream.enqueue({ status: 503 });
@@ -145,6 +170,21 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
     const audit = await auditOf(h, res);
     expect(audit).toMatchObject({ status: 200, upstream_attempts: 2, upstream_status: 200 });
     expect(audit.upstream_waited_ms).toBeGreaterThan(0);
+  });
+
+  it('logs one warn line when the pause starts and one info line when it is over', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '1' } });
+    await Promise.all([getBatches(h, '?limit=10'), getBatches(h, '?limit=20'), getBatches(h, '?limit=30')]);
+    const others = h.logs.records().filter((record) => record.audit !== true);
+    const paused = others.filter((record) => String(record.msg).startsWith('upstream calls paused'));
+    expect(paused).toHaveLength(1);
+    expect(paused[0]).toMatchObject({ level: 40 });
+    expect(paused[0]?.pause_ms).toBeGreaterThan(900);
+    const over = others.filter((record) => record.msg === 'upstream pause over');
+    expect(over).toHaveLength(1);
+    expect(over[0]).toMatchObject({ level: 30 });
+    expect(others.filter((record) => record.msg === 'upstream call failed')).toEqual([]);
   });
 
   it('pauses every upstream call of the process: another query waits for the pause too', async () => {
@@ -297,6 +337,7 @@ describe('GET /v3/batches — the request deadline', () => {
     expect(performance.now() - startedAt).toBeLessThan(2000);
     expectProblem(res, 504, 'upstream_timeout');
     expect(h.upstream.received).toHaveLength(1);
+    expect(await auditOf(h, res)).toMatchObject({ reason: 'deadline', upstream_attempts: 1 });
   });
 
   it('answers with the last attempt’s row, not 504, when a backoff would cross the deadline', async () => {
@@ -365,5 +406,54 @@ describe('GET /v3/batches — a client that disconnects', () => {
       status: 499,
       code: 'client_closed_request',
     });
+  });
+
+  it('counts the attempt it cut short, and is an ordinary outcome: no error line, no stack', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ hang: true });
+    const running = await listenHarness(h);
+    closers.push(async () => {
+      running.server.closeAllConnections();
+      await new Promise<void>((resolve) => running.server.close(() => resolve()));
+    });
+
+    const req = httpRequest(`${running.url}/v3/batches`, {
+      headers: { authorization: bearer(), 'x-request-id': 'client-gone-2' },
+    });
+    req.on('error', () => {});
+    req.end();
+    await waitFor(() => h.upstream.received.length >= 1);
+    req.destroy();
+
+    expect(await auditLineOf(h, 'client-gone-2')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      upstream_attempts: 1,
+    });
+    await sleep(50);
+    expect(h.logs.records().filter((record) => (record.level as number) >= 40)).toEqual([]);
+    expect(h.logs.text()).not.toContain('unhandled error');
+    expect(h.upstream.received).toHaveLength(1);
+  });
+
+  it('treats a connection closed when the shutdown grace ends the same way', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ hang: true });
+    const running = await listenHarness(h);
+
+    const req = httpRequest(`${running.url}/v3/batches`, {
+      headers: { authorization: bearer(), 'x-request-id': 'cut-at-shutdown' },
+    });
+    req.on('error', () => {});
+    req.end();
+    await waitFor(() => h.upstream.received.length >= 1);
+    await running.shutdown(50);
+
+    expect(await auditLineOf(h, 'cut-at-shutdown')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      upstream_attempts: 1,
+    });
+    expect(h.logs.text()).not.toContain('unhandled error');
   });
 });

@@ -9,7 +9,8 @@ export type AttemptOutcome =
       body: Buffer;
       receivedAtMs: number;
     }
-  | { kind: 'timeout' }
+  /** Cut by UPSTREAM_TIMEOUT_MS, or (`byDeadline`) by the deadline of the latest request waiting for it. */
+  | { kind: 'timeout'; byDeadline?: boolean }
   | { kind: 'unreachable'; errorCode: string }
   /** The body passed the size cap; status and headers when they had arrived. */
   | { kind: 'too_large'; status: number | undefined; headers: Record<string, string | string[] | undefined> };
@@ -52,6 +53,12 @@ export function pauseUntilMs(outcome: AttemptOutcome): number | undefined {
   if (outcome.kind !== 'response' || outcome.status !== 429) return undefined;
   const waitMs = retryAfterMs(outcome);
   return waitMs === undefined || waitMs === 0 ? undefined : outcome.receivedAtMs + waitMs;
+}
+
+/** A 423, or a 429 without a readable Retry-After: only Ntropy can lift these (SPEC quota hold). */
+export function isQuotaSpent(outcome: AttemptOutcome): boolean {
+  if (outcome.kind !== 'response') return false;
+  return outcome.status === 423 || (outcome.status === 429 && retryAfterMs(outcome) === undefined);
 }
 
 function isRetriable(outcome: AttemptOutcome): boolean {
