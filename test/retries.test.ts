@@ -1,9 +1,10 @@
 // SPEC "Rate-limit-aware retries" over HTTP: what is retried, how often, the shared pause, deadline, disconnects.
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
+import type { RunningServer } from '../src/server.js';
 import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import { closedPortUrl, expectProblem, getBatches } from './helpers/problem.js';
@@ -379,21 +380,33 @@ describe('GET /v3/batches — upstream unreachable', () => {
   });
 });
 
+/** The harness's app on a real socket, closed after the test. */
+async function listenClosedAfter(h: Harness): Promise<RunningServer> {
+  const running = await listenHarness(h);
+  closers.push(async () => {
+    running.server.closeAllConnections();
+    await new Promise<void>((resolve) => running.server.close(() => resolve()));
+  });
+  return running;
+}
+
+/** A GET /v3/batches on its own socket, so that the test can disconnect it. */
+function sendAndHold(url: string, requestId: string): ClientRequest {
+  const req = httpRequest(`${url}/v3/batches`, {
+    headers: { authorization: bearer(), 'x-request-id': requestId },
+  });
+  req.on('error', () => {});
+  req.end();
+  return req;
+}
+
 describe('GET /v3/batches — a client that disconnects', () => {
   it('stops the retries and is audited as 499 client_closed_request', async () => {
     const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '20' } });
     h.upstream.setDefault({ status: 503, delayMs: 40 });
-    const running = await listenHarness(h);
-    closers.push(async () => {
-      running.server.closeAllConnections();
-      await new Promise<void>((resolve) => running.server.close(() => resolve()));
-    });
+    const running = await listenClosedAfter(h);
 
-    const req = httpRequest(`${running.url}/v3/batches`, {
-      headers: { authorization: bearer(), 'x-request-id': 'client-gone-1' },
-    });
-    req.on('error', () => {});
-    req.end();
+    const req = sendAndHold(running.url, 'client-gone-1');
     await waitFor(() => h.upstream.received.length >= 2);
     req.destroy();
 
@@ -411,17 +424,9 @@ describe('GET /v3/batches — a client that disconnects', () => {
   it('counts the attempt it cut short, and is an ordinary outcome: no error line, no stack', async () => {
     const h = await harness();
     h.upstream.enqueue({ hang: true });
-    const running = await listenHarness(h);
-    closers.push(async () => {
-      running.server.closeAllConnections();
-      await new Promise<void>((resolve) => running.server.close(() => resolve()));
-    });
+    const running = await listenClosedAfter(h);
 
-    const req = httpRequest(`${running.url}/v3/batches`, {
-      headers: { authorization: bearer(), 'x-request-id': 'client-gone-2' },
-    });
-    req.on('error', () => {});
-    req.end();
+    const req = sendAndHold(running.url, 'client-gone-2');
     await waitFor(() => h.upstream.received.length >= 1);
     req.destroy();
 
@@ -441,11 +446,7 @@ describe('GET /v3/batches — a client that disconnects', () => {
     h.upstream.enqueue({ hang: true });
     const running = await listenHarness(h);
 
-    const req = httpRequest(`${running.url}/v3/batches`, {
-      headers: { authorization: bearer(), 'x-request-id': 'cut-at-shutdown' },
-    });
-    req.on('error', () => {});
-    req.end();
+    sendAndHold(running.url, 'cut-at-shutdown');
     await waitFor(() => h.upstream.received.length >= 1);
     await running.shutdown(50);
 
