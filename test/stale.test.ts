@@ -68,9 +68,9 @@ function useClockedHarness(options: HarnessOptions = {}): () => ClockedHarness {
   };
 }
 
-/** Stores one page for `target`, produced by the upstream call `up-kept`, and returns its body. */
-async function keepPage(h: Harness, target = '?limit=10'): Promise<string> {
-  h.upstream.enqueue({ headers: { 'x-request-id': 'up-kept' } });
+/** Stores one page for `target` (`body`, or a realistic one), produced by the upstream call `up-kept`; returns its body. */
+async function keepPage(h: Harness, target = '?limit=10', body?: string): Promise<string> {
+  h.upstream.enqueue({ headers: { 'x-request-id': 'up-kept' }, ...(body === undefined ? {} : { body }) });
   const res = await getBatches(h, target);
   expect(res.headers['cache-status']).toBe('ntropy-bff; fwd=uri-miss; fwd-status=200; stored');
   return res.text;
@@ -270,6 +270,30 @@ describe('GET /v3/batches — the bounds count stale pages', () => {
 
     expectProblem(a, 502, 'upstream_error');
     expect(b.headers['x-cache']).toBe('STALE');
+  });
+});
+
+describe('GET /v3/batches — the byte bound counts stale pages', () => {
+  const byBytes = useClockedHarness({ env: { CACHE_MAX_BYTES: '2000' } });
+
+  it('evicts the least recently used stale page for a new one (CACHE_MAX_BYTES)', async () => {
+    const { h, advanceTo } = byBytes();
+    const page = (tag: string) => {
+      const head = `{"next_cursor":null,"data":[],"tag":"${tag}","pad":"`;
+      return `${head}${'x'.repeat(1000 - head.length - 2)}"}`;
+    };
+    await keepPage(h, '?cursor=A', page('A'));
+    const b = await keepPage(h, '?cursor=B', page('B'));
+    await advanceTo(STALE_AT_MS);
+    await keepPage(h, '?cursor=C', page('C'));
+    h.upstream.setDefault({ status: 500 });
+
+    const staleA = await getBatches(h, '?cursor=A');
+    const staleB = await getBatches(h, '?cursor=B');
+
+    expectProblem(staleA, 502, 'upstream_error');
+    expect(staleB.headers['x-cache']).toBe('STALE');
+    expect(staleB.text).toBe(b);
   });
 });
 
