@@ -1,10 +1,11 @@
 // SPEC "Serving stale": a kept page answers an upstream-caused error (RFC 5861 stale-if-error), never a fresh request.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Response } from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
-import { startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
+import { useClockedHarness, type ClockedHarness } from './helpers/clocked-harness.js';
+import type { Harness, HarnessOptions } from './helpers/harness.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 import { bearer } from './helpers/tokens.js';
 
@@ -13,59 +14,18 @@ const STALE_MS = 10_000;
 /** 2.5 s past freshness: Age 3, and the stale Cache-Status says ttl=-2 (plus the real time the request took). */
 const STALE_AT_MS = 3500;
 
-interface ClockedHarness {
-  h: Harness;
-  /** Moves the proxy's clock to `ms` after the test began. */
-  advanceTo: (ms: number) => Promise<void>;
-  /** Whole seconds on the proxy's clock that lie between `ms` and now, at most and at least. */
-  secondsSince: (ms: number) => { min: number; max: number };
-}
-
-/** A fresh proxy per test whose clock the test moves; retries with no backoff. */
-function useClockedHarness(options: HarnessOptions = {}): () => ClockedHarness {
-  let current: ClockedHarness | undefined;
-  beforeEach(async () => {
-    let offsetMs = 0;
-    const startedAtMs = Date.now();
-    let advancedAtMs = startedAtMs;
-    const h = await startHarness({
-      now: () => Date.now() + offsetMs,
-      random: () => 0,
-      ...options,
-      env: {
-        CACHE_TTL_MS: String(TTL_MS),
-        CACHE_STALE_IF_ERROR_MS: String(STALE_MS),
-        UPSTREAM_MAX_RETRIES: '1',
-        UPSTREAM_TIMEOUT_MS: '200',
-        ...options.env,
-      },
-    });
-    current = {
-      h,
-      secondsSince(ms) {
-        // The clock moves on in real time too: a loaded machine may add a second to what is read.
-        const elapsedMs = Date.now() - advancedAtMs;
-        return {
-          min: Math.floor((offsetMs - ms) / 1000),
-          max: Math.floor((offsetMs - ms + elapsedMs) / 1000),
-        };
-      },
-      async advanceTo(ms) {
-        offsetMs = ms;
-        advancedAtMs = Date.now();
-        // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
-        await sleep(5);
-      },
-    };
+/** A fresh proxy per test: pages fresh for 1 s then kept 10 s, one retry, attempts cut at 200 ms. */
+function useStaleHarness(options: HarnessOptions = {}): () => ClockedHarness {
+  return useClockedHarness({
+    ...options,
+    env: {
+      CACHE_TTL_MS: String(TTL_MS),
+      CACHE_STALE_IF_ERROR_MS: String(STALE_MS),
+      UPSTREAM_MAX_RETRIES: '1',
+      UPSTREAM_TIMEOUT_MS: '200',
+      ...options.env,
+    },
   });
-  afterEach(async () => {
-    await current?.h.close();
-    current = undefined;
-  });
-  return () => {
-    if (current === undefined) throw new Error('harness not started');
-    return current;
-  };
 }
 
 /** Stores one page for `target` (`body`, or a realistic one), produced by the upstream call `up-kept`; returns its body. */
@@ -107,7 +67,7 @@ async function staleLookups(h: Harness): Promise<number> {
 }
 
 describe('GET /v3/batches — a kept page answers an upstream-caused error', () => {
-  const clocked = useClockedHarness();
+  const clocked = useStaleHarness();
 
   it('answers 200 with the stale page, X-Cache: STALE, the stale Cache-Status and Age, and audits it', async () => {
     const { h, advanceTo } = clocked();
@@ -255,7 +215,7 @@ describe('GET /v3/batches — a kept page answers an upstream-caused error', () 
 });
 
 describe('GET /v3/batches — the bounds count stale pages', () => {
-  const byEntries = useClockedHarness({ env: { CACHE_MAX_ENTRIES: '2' } });
+  const byEntries = useStaleHarness({ env: { CACHE_MAX_ENTRIES: '2' } });
 
   it('evicts the least recently used stale page for a new one (CACHE_MAX_ENTRIES)', async () => {
     const { h, advanceTo } = byEntries();
@@ -274,7 +234,7 @@ describe('GET /v3/batches — the bounds count stale pages', () => {
 });
 
 describe('GET /v3/batches — the byte bound counts stale pages', () => {
-  const byBytes = useClockedHarness({ env: { CACHE_MAX_BYTES: '2000' } });
+  const byBytes = useStaleHarness({ env: { CACHE_MAX_BYTES: '2000' } });
 
   it('evicts the least recently used stale page for a new one (CACHE_MAX_BYTES)', async () => {
     const { h, advanceTo } = byBytes();
@@ -298,7 +258,7 @@ describe('GET /v3/batches — the byte bound counts stale pages', () => {
 });
 
 describe('GET /v3/batches — with CACHE_STALE_IF_ERROR_MS=0', () => {
-  const clocked = useClockedHarness({ env: { CACHE_STALE_IF_ERROR_MS: '0' } });
+  const clocked = useStaleHarness({ env: { CACHE_STALE_IF_ERROR_MS: '0' } });
 
   it('answers the error: nothing is kept past freshness', async () => {
     const { h, advanceTo } = clocked();

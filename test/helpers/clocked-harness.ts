@@ -1,0 +1,55 @@
+// A fresh harness per test whose clock the test moves forward (the real clock keeps running beneath it).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach } from 'vitest';
+import { startHarness, type Harness, type HarnessOptions } from './harness.js';
+
+export interface ClockedHarness {
+  h: Harness;
+  /** Moves the proxy's clock to `ms` after the test began. */
+  advanceTo: (ms: number) => Promise<void>;
+  /** Whole seconds on the proxy's clock between `ms` and now, at least and at most (real time runs on). */
+  secondsSince: (ms: number) => { min: number; max: number };
+}
+
+/**
+ * Starts a harness before each test of the enclosing describe (retries without backoff) and closes it
+ * after. A `frozen` clock moves only when the test moves it: for rules that count time exactly, as long
+ * as nothing in the test waits for the proxy's own timeouts (which then never come).
+ */
+export function useClockedHarness(
+  options: HarnessOptions = {},
+  clock: { frozen?: boolean } = {},
+): () => ClockedHarness {
+  let current: ClockedHarness | undefined;
+  beforeEach(async () => {
+    let offsetMs = 0;
+    let advancedAtMs = Date.now();
+    const frozenAtMs = Date.now();
+    const now = clock.frozen === true ? () => frozenAtMs + offsetMs : () => Date.now() + offsetMs;
+    const h = await startHarness({ now, random: () => 0, ...options });
+    current = {
+      h,
+      secondsSince(ms) {
+        const elapsedMs = clock.frozen === true ? 0 : Date.now() - advancedAtMs;
+        return {
+          min: Math.floor((offsetMs - ms) / 1000),
+          max: Math.floor((offsetMs - ms + elapsedMs) / 1000),
+        };
+      },
+      async advanceTo(ms) {
+        offsetMs = ms;
+        advancedAtMs = Date.now();
+        // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
+        await sleep(5);
+      },
+    };
+  });
+  afterEach(async () => {
+    await current?.h.close();
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) throw new Error('harness not started');
+    return current;
+  };
+}
