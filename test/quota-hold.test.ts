@@ -4,6 +4,7 @@ import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness } from './helpers/clocked-harness.js';
 import type { Harness } from './helpers/harness.js';
+import { readMetric } from './helpers/metrics.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 
 /** A fresh proxy per test (nothing cached, holds 60 s, one probe per 10 s) whose clock moves only when the test moves it. */
@@ -16,11 +17,6 @@ function useQuotaHarness(env: Record<string, string> = {}) {
 
 function linesOf(h: Harness, message: string): Record<string, unknown>[] {
   return h.logs.records().filter((record) => String(record.msg).startsWith(message));
-}
-
-async function readMetric(h: Harness, name: string): Promise<number> {
-  const text = await h.service.metrics.registry.metrics();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 describe('GET /v3/batches — the quota hold', () => {

@@ -1,5 +1,4 @@
 // SPEC "Rate-limit-aware retries" over HTTP: what is retried, how often, the shared pause, deadline, disconnects.
-import { request as httpRequest, type ClientRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +7,7 @@ import type { RunningServer } from '../src/server.js';
 import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import { closedPortUrl, expectProblem, getBatches } from './helpers/problem.js';
-import { bearer } from './helpers/tokens.js';
+import { sendAndHold } from './helpers/raw-request.js';
 
 const harnesses: Harness[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -388,16 +387,6 @@ async function listenClosedAfter(h: Harness): Promise<RunningServer> {
     await new Promise<void>((resolve) => running.server.close(() => resolve()));
   });
   return running;
-}
-
-/** A GET /v3/batches on its own socket, so that the test can disconnect it. */
-function sendAndHold(url: string, requestId: string): ClientRequest {
-  const req = httpRequest(`${url}/v3/batches`, {
-    headers: { authorization: bearer(), 'x-request-id': requestId },
-  });
-  req.on('error', () => {});
-  req.end();
-  return req;
 }
 
 describe('GET /v3/batches — a client that disconnects', () => {

@@ -6,6 +6,7 @@ import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness, type ClockedHarness } from './helpers/clocked-harness.js';
 import type { Harness, HarnessOptions } from './helpers/harness.js';
+import { readMetric } from './helpers/metrics.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 import { bearer } from './helpers/tokens.js';
 
@@ -61,11 +62,6 @@ function expectWithin(value: number, bounds: { min: number; max: number }): void
   expect(value).toBeLessThanOrEqual(bounds.max);
 }
 
-async function staleLookups(h: Harness): Promise<number> {
-  const text = await h.service.metrics.registry.metrics();
-  return Number(/^ntropy_bff_cache_lookups_total\{result="stale"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-}
-
 describe('GET /v3/batches — a kept page answers an upstream-caused error', () => {
   const clocked = useStaleHarness();
 
@@ -86,7 +82,7 @@ describe('GET /v3/batches — a kept page answers an upstream-caused error', () 
       upstream_attempts: 2,
       upstream_request_id: 'up-failed',
     });
-    expect(await staleLookups(h)).toBe(1);
+    expect(await readMetric(h, 'ntropy_bff_cache_lookups_total{result="stale"}')).toBe(1);
   });
 
   it.each<[string, ScriptedResponse[], number | undefined]>([
@@ -130,7 +126,7 @@ describe('GET /v3/batches — a kept page answers an upstream-caused error', () 
     expectProblem(res, status, code);
     expect(res.headers['x-cache']).toBe('MISS');
     expect((await auditOf(h, res)).cache).toBe('MISS');
-    expect(await staleLookups(h)).toBe(0);
+    expect(await readMetric(h, 'ntropy_bff_cache_lookups_total{result="stale"}')).toBe(0);
   });
 
   it('serves HEAD the stale headers without a body', async () => {
@@ -269,7 +265,7 @@ describe('GET /v3/batches — with CACHE_STALE_IF_ERROR_MS=0', () => {
     const res = await getBatches(h);
 
     expectProblem(res, 502, 'upstream_error');
-    expect(await staleLookups(h)).toBe(0);
+    expect(await readMetric(h, 'ntropy_bff_cache_lookups_total{result="stale"}')).toBe(0);
   });
 });
 

@@ -46,6 +46,9 @@ export interface SimulatedNtropyOptions {
 export interface SimulatedNtropy {
   readonly url: string;
   readonly received: ReceivedRequest[];
+  /** Requests being answered right now, and the most at once since the start or the last reset(). */
+  inFlight(): number;
+  maxInFlight(): number;
   enqueue(...responses: ScriptedResponse[]): void;
   setDefault(response: ScriptedResponse | undefined): void;
   reset(): void;
@@ -103,6 +106,8 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   const queue: ScriptedResponse[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let stickyDefault: ScriptedResponse | undefined;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   function answerRealistically(request: ReceivedRequest): Reply {
     if (request.path !== BATCHES_PATH) return { status: 404, body: JSON.stringify({ detail: 'Not Found' }) };
@@ -149,6 +154,9 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const request = recordRequest(req);
     received.push(request);
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once('close', () => (inFlight -= 1));
     req.resume();
     const scripted = queue.shift() ?? stickyDefault;
     if (scripted?.hang) return;
@@ -187,6 +195,8 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
     enqueue(...responses) {
       queue.push(...responses);
     },
@@ -197,6 +207,7 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
       queue.length = 0;
       stickyDefault = undefined;
       received.length = 0;
+      maxInFlight = inFlight;
     },
     close() {
       for (const timer of timers) clearTimeout(timer);

@@ -7,7 +7,10 @@ export interface ClockedHarness {
   h: Harness;
   /** Moves the proxy's clock to `ms` after the test began. */
   advanceTo: (ms: number) => Promise<void>;
-  /** Whole seconds on the proxy's clock between `ms` and now, at least and at most (real time runs on). */
+  /**
+   * Whole seconds on the proxy's clock since an event at `ms` on the test's clock, at least and at most:
+   * the real clock runs on beneath the moved one, and the event happened at some real moment since the start.
+   */
   secondsSince: (ms: number) => { min: number; max: number };
 }
 
@@ -23,14 +26,14 @@ export function useClockedHarness(
   let current: ClockedHarness | undefined;
   beforeEach(async () => {
     let offsetMs = 0;
-    let advancedAtMs = Date.now();
-    const frozenAtMs = Date.now();
-    const now = clock.frozen === true ? () => frozenAtMs + offsetMs : () => Date.now() + offsetMs;
+    const startedAtMs = Date.now();
+    const now = clock.frozen === true ? () => startedAtMs + offsetMs : () => Date.now() + offsetMs;
     const h = await startHarness({ now, random: () => 0, ...options });
     current = {
       h,
       secondsSince(ms) {
-        const elapsedMs = clock.frozen === true ? 0 : Date.now() - advancedAtMs;
+        // Whatever happened at `ms` happened at some real moment since the start: bound by all of it.
+        const elapsedMs = clock.frozen === true ? 0 : Date.now() - startedAtMs;
         return {
           min: Math.floor((offsetMs - ms) / 1000),
           max: Math.floor((offsetMs - ms + elapsedMs) / 1000),
@@ -38,7 +41,6 @@ export function useClockedHarness(
       },
       async advanceTo(ms) {
         offsetMs = ms;
-        advancedAtMs = Date.now();
         // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
         await sleep(5);
       },
