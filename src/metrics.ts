@@ -28,7 +28,7 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
   });
   const upstreamAttempts = new Counter({
     name: 'ntropy_bff_upstream_attempts_total',
-    help: 'Upstream attempts, by outcome (HTTP status, timeout, unreachable, too_large)',
+    help: 'Upstream attempts started, by outcome (HTTP status, timeout, unreachable, too_large, cancelled)',
     labelNames: ['outcome'] as const,
     registers,
   });

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
+import { auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import { bearer, signToken } from './helpers/tokens.js';
 
@@ -368,6 +369,40 @@ describe('GET /v3/batches — each coalesced waiter keeps its own deadline', () 
       [504, 1],
       [200, 1],
     ]);
+  });
+});
+
+describe('GET /v3/batches — a wait the shared call begins', () => {
+  let offsetMs = 0;
+  const harness = useGatedHarness({
+    env: { REQUEST_DEADLINE_MS: '10000', CACHE_TTL_MS: '0' },
+    now: () => Date.now() + offsetMs,
+    random: () => 0,
+  });
+  beforeEach(() => {
+    offsetMs = 0;
+  });
+
+  it('answers at once the waiters whose deadline comes first, with the last attempt’s row; the others wait', async () => {
+    const { h, gate } = harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '1', 'x-request-id': 'up-503' } });
+    const early = get(h).then((res) => res);
+    await waitUntil(() => gate.arrived === 1);
+    // The clock jumps to 0.5 s before the early one's deadline, and a late waiter joins (its deadline 10 s on).
+    offsetMs = 9_500;
+    const late = get(h).then((res) => res);
+    await waitUntil(async () => (await waitingRequests(h)) === 2);
+    gate.open();
+
+    const answered = await early;
+    expect(answered.status).toBe(502);
+    expect(answered.body).toMatchObject({ code: 'upstream_error', upstream_status: 503 });
+    expect(h.upstream.received).toHaveLength(1);
+    const served = await late;
+    expect(served.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect((await auditOf(h, answered)).upstream_waited_ms).toBe(0);
+    expect((await auditOf(h, served)).upstream_waited_ms).toBeGreaterThan(0);
   });
 });
 

@@ -82,6 +82,8 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     try {
       result = await call.result;
     } catch (error) {
+      // The shared trace goes on for other waiters: this request's line keeps what it saw.
+      facts.upstream = { ...call.trace };
       // SPEC "Request IDs and audit log": a client that left is an ordinary outcome (its audit line
       // says 499), not an error for the error handler.
       if (clientGone.signal.aborted) return metrics.recordCacheLookup('miss');
@@ -105,6 +107,7 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       res.setHeader('Cache-Status', missCacheStatus(call.trace.lastStatus, false, call.isCollapsed));
       throw error;
     }
+    facts.upstream = { ...call.trace };
     metrics.recordCacheLookup('miss');
     sendPage(req, res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
   };

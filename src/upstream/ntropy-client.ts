@@ -103,8 +103,9 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
     if (now() + pauseMs >= request.deadlineAtMs()) throw problem;
     request.releaseBefore?.(now() + pauseMs, problem);
     events.pauseWait(pauseMs);
-    request.trace.waitedMs += pauseMs;
     await sleep(pauseMs, undefined, { signal: request.signal });
+    // Counted once over: a request released at its start did not wait it.
+    request.trace.waitedMs += pauseMs;
   }
 
   /** Notes the answer in the trace, the AIMD limit and the quota hold; returns the page when it is one. */
@@ -165,8 +166,8 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
       // A 429's Retry-After wait is served by the gate on the next turn, shared with every other call.
       if (decision.pauseUntilMs !== undefined && decision.pauseUntilMs > now()) continue;
       request.releaseBefore?.(now() + decision.waitMs, problem);
-      trace.waitedMs += decision.waitMs;
       await sleep(decision.waitMs, undefined, { signal });
+      trace.waitedMs += decision.waitMs;
     }
   }
 
