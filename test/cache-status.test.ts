@@ -4,6 +4,7 @@ import {
   ageSeconds,
   hitCacheStatus,
   isStaleReplaceable,
+  keptPageAnswer,
   missCacheStatus,
   staleCacheStatus,
 } from '../src/batches/cache-status.js';
@@ -26,6 +27,18 @@ describe('isStaleReplaceable — the stale-or-error decision', () => {
     ['internal_error', false],
   ])('%s → %s', (code, isReplaceable) => {
     expect(isStaleReplaceable(code)).toBe(isReplaceable);
+  });
+});
+
+describe('keptPageAnswer — a kept page is never STALE while it is fresh', () => {
+  it.each<[number, 'HIT' | 'STALE']>([
+    [-4000, 'HIT'],
+    [-1, 'HIT'],
+    [0, 'STALE'],
+    [1, 'STALE'],
+    [250_000, 'STALE'],
+  ])('stale for %i ms → %s', (staleForMs, answer) => {
+    expect(keptPageAnswer(staleForMs)).toBe(answer);
   });
 });
 

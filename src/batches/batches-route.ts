@@ -8,6 +8,7 @@ import {
   ageSeconds,
   hitCacheStatus,
   isStaleReplaceable,
+  keptPageAnswer,
   missCacheStatus,
   staleCacheStatus,
 } from './cache-status.js';
@@ -49,19 +50,21 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     facts.query = query;
     const key = canonicalQueryString(query);
 
+    const answerHit = (page: UpstreamPage, ttlLeftMs: number) => {
+      facts.cache = 'HIT';
+      metrics.recordCacheLookup('hit');
+      res.setHeader('Age', String(ageSeconds(page.fetchedAtMs, now())));
+      sendPage(req, res, page, 'HIT', hitCacheStatus(ttlLeftMs));
+    };
     const cached = pageCache.getFresh(key);
     if (cached !== undefined) {
-      const { page, ttlLeftMs } = cached;
-      facts.cache = 'HIT';
       facts.upstream = {
         attempts: 0,
         lastStatus: undefined,
-        lastRequestId: page.upstreamRequestId,
+        lastRequestId: cached.page.upstreamRequestId,
         waitedMs: 0,
       };
-      metrics.recordCacheLookup('hit');
-      res.setHeader('Age', String(ageSeconds(page.fetchedAtMs, now())));
-      return sendPage(req, res, page, 'HIT', hitCacheStatus(ttlLeftMs));
+      return answerHit(cached.page, cached.ttlLeftMs);
     }
 
     // A stale entry is never served as fresh: the call goes upstream (or joins the one in flight) first.
@@ -90,6 +93,9 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       // SPEC "Serving stale": an upstream-caused error is answered with the page kept for this query.
       const kept =
         error instanceof Problem && isStaleReplaceable(error.code) ? await pageCache.getKept(key) : undefined;
+      if (kept !== undefined && keptPageAnswer(kept.staleForMs) === 'HIT') {
+        return answerHit(kept.page, -kept.staleForMs);
+      }
       if (kept !== undefined) {
         facts.cache = 'STALE';
         metrics.recordCacheLookup('stale');

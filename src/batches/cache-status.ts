@@ -14,6 +14,14 @@ export function isStaleReplaceable(code: ProblemCode): boolean {
   return STALE_REPLACEABLE.has(code);
 }
 
+/**
+ * How a kept page answers a failed call: as STALE, or as a HIT when it is fresh again (another call for
+ * the same query stored it after this request looked the page up). Never STALE for a fresh page.
+ */
+export function keptPageAnswer(staleForMs: number): 'HIT' | 'STALE' {
+  return staleForMs < 0 ? 'HIT' : 'STALE';
+}
+
 export function hitCacheStatus(ttlLeftMs: number): string {
   return `ntropy-bff; hit; ttl=${Math.floor(ttlLeftMs / 1000)}`;
 }

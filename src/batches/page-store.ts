@@ -55,7 +55,9 @@ export function createLocalPageStore(options: PageStoreOptions): PageStore {
     if (lru === undefined) return undefined;
     const status: LRUCache.Status<string, UpstreamPage> = {};
     const page = lru.get(key, { status });
-    return page === undefined ? undefined : { page, leftMs: status.remainingTTL ?? 0 };
+    const leftMs = status.remainingTTL ?? 0;
+    // lru-cache still returns an entry at the very instant its TTL ends: by then its window is over.
+    return page === undefined || leftMs <= 0 ? undefined : { page, leftMs };
   }
 
   return {
