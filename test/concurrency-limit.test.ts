@@ -5,7 +5,7 @@ import type { RunningServer } from '../src/server.js';
 import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness } from './helpers/clocked-harness.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
-import { readMetric } from './helpers/metrics.js';
+import { readMetric } from './helpers/metric-value.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 import { sendAndHold } from './helpers/raw-request.js';
 

@@ -4,7 +4,7 @@ import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness } from './helpers/clocked-harness.js';
 import type { Harness } from './helpers/harness.js';
-import { readMetric } from './helpers/metrics.js';
+import { readMetric } from './helpers/metric-value.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 
 /** A fresh proxy per test (nothing cached, holds 60 s, one probe per 10 s) whose clock moves only when the test moves it. */

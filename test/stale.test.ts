@@ -6,7 +6,7 @@ import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness, type ClockedHarness } from './helpers/clocked-harness.js';
 import type { Harness, HarnessOptions } from './helpers/harness.js';
-import { readMetric } from './helpers/metrics.js';
+import { readMetric } from './helpers/metric-value.js';
 import { expectProblem, getBatches } from './helpers/problem.js';
 import { bearer } from './helpers/tokens.js';
 

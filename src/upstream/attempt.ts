@@ -1,5 +1,5 @@
 // One upstream HTTP attempt over the keep-alive pool: headers built from scratch, a timer that follows the deadline.
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { AttemptOutcome } from './retry-policy.js';
 
 export interface AttemptRequest {
@@ -12,7 +12,8 @@ export interface AttemptRequest {
 }
 
 export interface AttemptOptions {
-  pool: Pool;
+  /** The keep-alive pool (or any dispatcher whose origin is Ntropy's). */
+  pool: Dispatcher;
   apiKey: string;
   userAgent: string;
   timeoutMs: number;
