@@ -50,6 +50,8 @@ export async function compare(contenders: Contender[], rounds: number): Promise<
   return runs.map((measured) => ({
     requests: measured.reduce((sum, run) => sum + run.requests, 0),
     errors: measured.reduce((sum, run) => sum + run.errors, 0),
+    non2xx: measured.reduce((sum, run) => sum + run.non2xx, 0),
+    timeouts: measured.reduce((sum, run) => sum + run.timeouts, 0),
     rps: median(measured.map((run) => run.rps)),
     p50Ms: median(measured.map((run) => run.p50Ms)),
     p99Ms: median(measured.map((run) => run.p99Ms)),

@@ -12,7 +12,7 @@ export interface LoadOptions {
   warmupS: number;
   token: string;
   /** A wrk Lua script in bench/; every one of them prints the WRK_JSON line. */
-  script: 'wrk-report.lua' | 'distinct-cursor.lua';
+  script: 'wrk-report.lua' | 'distinct-cursor.lua' | 'hot-set.lua';
 }
 
 export interface WrkResult {
@@ -22,6 +22,9 @@ export interface WrkResult {
   p99Ms: number;
   /** Non-2xx answers, socket errors and timeouts: a valid run has none. */
   errors: number;
+  /** Of those, the non-2xx answers and wrk's own timeouts (`--timeout 5s`). */
+  non2xx: number;
+  timeouts: number;
 }
 
 interface WrkJson {
@@ -49,6 +52,8 @@ async function runWrk(url: string, options: LoadOptions, durationS: number): Pro
     p50Ms: json.latency_us.p50 / 1000,
     p99Ms: json.latency_us.p99 / 1000,
     errors,
+    non2xx: json.errors.status,
+    timeouts: json.errors.timeout,
   };
 }
 

@@ -1,5 +1,6 @@
 // Turns the scenarios' figures into the printed tables, the target verdicts and the one-line summary.
 import { addedP50Ms, addedP99Ms, rpsRatio, type Measured } from './compare.js';
+import type { benchFaults } from './faults.js';
 import {
   ROUNDS,
   type benchBurst,
@@ -13,6 +14,8 @@ export interface Figures {
   miss: Awaited<ReturnType<typeof benchMissPath>>;
   burst: Awaited<ReturnType<typeof benchBurst>>;
   memory: Awaited<ReturnType<typeof benchMemory>>;
+  /** Scenario 5; its errors are what it measures, so they never invalidate the run. */
+  faults: Awaited<ReturnType<typeof benchFaults>>;
 }
 
 export interface Target {
@@ -27,7 +30,7 @@ const fixed = (value: number, digits = 2) => value.toFixed(digits);
 const ratio = (value: number) => `${value.toFixed(2)}×`;
 const plusMs = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms`;
 
-function printTable(header: string[], rows: string[][]): void {
+export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
   );
@@ -98,6 +101,40 @@ export function judgeTargets({ hit, miss, burst, memory }: Figures): Target[] {
   ];
 }
 
+const percent = (value: number) => `${(value * 100).toFixed(2)} %`;
+
+/** Scenario 5, one row per CACHE_STALE_IF_ERROR_MS setting. */
+export function printFaults(faults: Figures['faults']): void {
+  printTable(
+    [
+      '5 faults (hot set of 50, wrk -c16)',
+      'requests',
+      'success',
+      'non-2xx',
+      'timeouts',
+      'upstream calls/req',
+      'stale',
+      'p50 ms',
+      'p99 ms',
+    ],
+    faults.map((run) => [
+      run.label,
+      String(run.requests),
+      percent(run.successRate),
+      String(run.non2xx),
+      String(run.timeouts),
+      fixed(run.upstreamCallsPerRequest, 3),
+      String(run.stale),
+      fixed(run.p50Ms),
+      fixed(run.p99Ms),
+    ]),
+  );
+}
+
+export function summarizeFaults(faults: Figures['faults']): string {
+  return faults.map((run) => `${percent(run.successRate)} success (${run.label})`).join(', ');
+}
+
 export function printReport(figures: Figures, targets: Target[]): void {
   const { hit, miss, memory } = figures;
   printTable(
@@ -143,10 +180,11 @@ export function printReport(figures: Figures, targets: Target[]): void {
       ),
     ],
   );
+  printFaults(figures.faults);
 }
 
 export function summarize(figures: Figures, targets: Target[], errors: number, elapsedS: number): string {
-  const { hit, miss, burst, memory } = figures;
+  const { hit, miss, burst, memory, faults } = figures;
   const [busy, single] = miss;
   const hits = hit.proxies
     .filter((proxy) => proxy.isTarget)
@@ -157,7 +195,8 @@ export function summarize(figures: Figures, targets: Target[], errors: number, e
     `bench: hit ${hits.join(', ')} of plain Express; ` +
     `miss ${ratio(missRatio)} of direct, ${plusMs(singleAddedP50Ms)} p50 at c=1; ` +
     `burst ${burst.upstreamCalls} upstream call in ${fixed(burst.elapsedMs, 0)} ms; ` +
-    `RSS ${fixed(memory.rssAfterMb, 0)} MB with ${memory.pages} pages — ` +
+    `RSS ${fixed(memory.rssAfterMb, 0)} MB with ${memory.pages} pages; ` +
+    `faults: ${summarizeFaults(faults)} — ` +
     `${targets.filter((target) => target.isMet).length}/${targets.length} targets met` +
     `${errors > 0 ? `; ${errors} ERRORS, results invalid` : ''} (${fixed(elapsedS, 0)} s)`
   );

@@ -1,9 +1,11 @@
-// `npm run bench`: builds the proxy, runs the four scenarios, prints tables and a summary, writes results/latest.json.
+// `npm run bench`: builds the proxy, runs the five scenarios, prints tables and a summary, writes results/latest.json.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchFaults, FAULTS, FAULT_TTL_MS } from './faults.js';
 import { hasWrk } from './load.js';
 import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
-import { countErrors, judgeTargets, printReport, summarize } from './report.js';
+import { countErrors, judgeTargets, printFaults, printReport, summarize, summarizeFaults } from './report.js';
 import { benchBurst, benchCacheHit, benchMemory, benchMissPath } from './scenarios.js';
 import { createAuths } from './servers.js';
 
@@ -27,19 +29,38 @@ async function main(): Promise<void> {
   const auths = createAuths();
   const hs256 = auths.find((auth) => auth.algorithm === 'HS256');
   if (hs256 === undefined) throw new Error('no HS256 token');
+  const faultsOnly = parseArgs({ options: { only: { type: 'string' } } }).values.only === 'faults';
+  const describeFaults =
+    `${FAULTS.rate503 * 100} % 503, ${FAULTS.rate429 * 100} % 429 Retry-After: ${FAULTS.retryAfterS}, ` +
+    `CACHE_TTL_MS=${FAULT_TTL_MS}, CACHE_STALE_IF_ERROR_MS default vs 0`;
+  if (faultsOnly) {
+    // `npm run bench -- --only faults`: scenario 5 alone.
+    console.log(`bench: 5/5 faults (${describeFaults}) ...`);
+    const faults = await benchFaults(hs256);
+    printFaults(faults);
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    console.log(
+      `\nbench: faults: ${summarizeFaults(faults)} (${elapsedS.toFixed(0)} s) [${source.commit}, ${changes}]`,
+    );
+    const results = { date: new Date().toISOString(), machine, source, faults, elapsedS };
+    writeFileSync(`${RESULTS_DIR}faults.json`, `${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
 
   console.log(
-    'bench: 1/4 cache hit: bare node:http, plain Express, the proxy (HS256, RS256, HS256 + limit) ...',
+    'bench: 1/5 cache hit: bare node:http, plain Express, the proxy (HS256, RS256, HS256 + limit) ...',
   );
   const hit = await benchCacheHit(auths);
-  console.log('bench: 2/4 miss path: stand-in direct vs via the proxy, at 32 and at 1 connection ...');
+  console.log('bench: 2/5 miss path: stand-in direct vs via the proxy, at 32 and at 1 connection ...');
   const miss = await benchMissPath(hs256);
-  console.log('bench: 3/4 burst ...');
+  console.log('bench: 3/5 burst ...');
   const burst = await benchBurst(hs256);
-  console.log('bench: 4/4 memory ...');
+  console.log('bench: 4/5 memory ...');
   const memory = await benchMemory(hs256);
+  console.log(`bench: 5/5 faults (${describeFaults}) ...`);
+  const faults = await benchFaults(hs256);
 
-  const figures = { hit, miss, burst, memory };
+  const figures = { hit, miss, burst, memory, faults };
   const targets = judgeTargets(figures);
   const errors = countErrors(figures);
   const elapsedS = (Date.now() - startedAt) / 1000;

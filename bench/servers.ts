@@ -27,8 +27,18 @@ export function createAuths(): Auth[] {
   ];
 }
 
-export function startStandIn(delayMs = 0): Promise<Server> {
+/** `faults`: the share of calls answered 503, and 429 with `Retry-After` (bench/stand-in.ts). */
+export function startStandIn(
+  delayMs = 0,
+  faults: { rate503: number; rate429: number; retryAfterS: number } = {
+    rate503: 0,
+    rate429: 0,
+    retryAfterS: 1,
+  },
+): Promise<Server> {
   const args = ['--delay-ms', String(delayMs)];
+  args.push('--fault-503-rate', String(faults.rate503), '--fault-429-rate', String(faults.rate429));
+  args.push('--retry-after-s', String(faults.retryAfterS));
   return startServer({ name: 'stand-in', script: 'stand-in.js', args, readyPath: '/healthz' });
 }
 

@@ -1,7 +1,7 @@
 // Every metric, defined once on a registry of the app's own (SPEC "/metrics").
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RedisObserver } from './shared-state/redis-health.js';
-import type { UpstreamObserver } from './upstream/ntropy-client.js';
+import type { UpstreamListener } from './upstream/upstream-events.js';
 
 export function createMetrics(options: { collectProcessMetrics: boolean }) {
   const registry = new Registry();
@@ -23,13 +23,13 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
   });
   const cache = new Counter({
     name: 'ntropy_bff_cache_lookups_total',
-    help: 'Page cache lookups, by result (hit or miss)',
+    help: 'Page cache lookups, by result: hit, miss, or stale (a kept page answered an upstream error)',
     labelNames: ['result'] as const,
     registers,
   });
   const upstreamAttempts = new Counter({
     name: 'ntropy_bff_upstream_attempts_total',
-    help: 'Upstream attempts, by outcome (HTTP status, timeout, unreachable, too_large)',
+    help: 'Upstream attempts started, by outcome (HTTP status, timeout, unreachable, too_large, cancelled)',
     labelNames: ['outcome'] as const,
     registers,
   });
@@ -49,23 +49,69 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
     registers,
   });
 
-  const upstreamObserver: UpstreamObserver = {
-    onAttempt: (outcome) => upstreamAttempts.inc({ outcome }),
-    onRetry: () => upstreamRetries.inc(),
-    onPauseWait: (waitMs) => {
+  const concurrencyLimit = new Gauge({
+    name: 'ntropy_bff_upstream_concurrency_limit',
+    help: 'Current adaptive limit on upstream calls in flight (AIMD, up to UPSTREAM_MAX_CONCURRENCY)',
+    registers,
+  });
+  const queueLength = new Gauge({
+    name: 'ntropy_bff_upstream_queue_length',
+    help: 'Upstream calls waiting for a slot under the concurrency limit',
+    registers,
+  });
+  const waitingRequests = new Gauge({
+    name: 'ntropy_bff_upstream_waiting_requests',
+    help: 'Requests waiting on an upstream call, their own or one they joined',
+    registers,
+  });
+  const pauses = new Counter({
+    name: 'ntropy_bff_upstream_pauses_total',
+    help: 'Process-wide upstream pauses started by a 429 with Retry-After',
+    registers,
+  });
+  const quotaHolds = new Counter({
+    name: 'ntropy_bff_upstream_quota_holds_total',
+    help: 'Quota holds started (a 423, or a 429 without Retry-After, while no hold was on)',
+    registers,
+  });
+  const quotaHoldActive = new Gauge({
+    name: 'ntropy_bff_upstream_quota_hold_active',
+    help: '1 while a quota hold is on, else 0',
+    registers,
+  });
+  const quotaProbes = new Counter({
+    name: 'ntropy_bff_upstream_quota_probes_total',
+    help: 'Probe calls made during quota holds',
+    registers,
+  });
+
+  const upstreamListener: UpstreamListener = {
+    attempt: (outcome) => upstreamAttempts.inc({ outcome }),
+    retry: () => upstreamRetries.inc(),
+    pauseWait: (waitMs) => {
       rateLimitWaits.inc();
       rateLimitWaitSeconds.inc(waitMs / 1000);
     },
+    pauseStarted: () => pauses.inc(),
+    quotaHoldStarted: (_untilMs, _nowMs, isRenewal) => {
+      if (!isRenewal) quotaHolds.inc();
+      quotaHoldActive.set(1);
+    },
+    quotaHoldEnded: () => quotaHoldActive.set(0),
+    quotaProbe: () => quotaProbes.inc(),
+    concurrencyLimit: (limit) => concurrencyLimit.set(limit),
+    queueLength: (length) => queueLength.set(length),
+    waitingRequests: (delta) => waitingRequests.inc(delta),
   };
 
   return {
     registry,
-    upstreamObserver,
+    upstreamListener,
     recordRequest(route: string, method: string, status: number, seconds: number): void {
       requests.inc({ route, method, status: String(status) });
       duration.observe({ route }, seconds);
     },
-    recordCacheLookup(result: 'hit' | 'miss'): void {
+    recordCacheLookup(result: 'hit' | 'miss' | 'stale'): void {
       cache.inc({ result });
     },
     /** SPEC "Replicas and shared state": the Redis metrics, registered only when REDIS_URL is set. */

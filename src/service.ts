@@ -2,13 +2,18 @@
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createPageCache } from './batches/page-cache.js';
+import { createLocalPageStore } from './batches/page-store.js';
 import type { Config } from './config.js';
 import { createTokenVerifier } from './http/token-verifier.js';
 import { createMetrics } from './metrics.js';
 import { createRedisConnection } from './shared-state/redis-connection.js';
 import { createSharedLimitStore } from './shared-state/shared-limit-store.js';
+import { createConcurrencyLimiter } from './upstream/concurrency-limiter.js';
 import { createNtropyClient } from './upstream/ntropy-client.js';
-import { createPauseGate } from './upstream/pause-gate.js';
+import { createLocalPauseGate } from './upstream/pause-gate.js';
+import { createLocalQuotaHold } from './upstream/quota-hold.js';
+import { combineListeners } from './upstream/upstream-events.js';
+import { createUpstreamLog } from './upstream/upstream-log.js';
 import { readUserAgent } from './version.js';
 
 export interface ServiceOptions {
@@ -33,6 +38,9 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
       observer: metrics.createRedisObserver(),
     }),
   };
+  const events = combineListeners(metrics.upstreamListener, createUpstreamLog(options.logger));
+  // The pause, the quota hold and the page store are this process's own; each sits behind an
+  // interface that a store shared by several replicas can implement too.
   const client = createNtropyClient({
     baseUrl: config.ntropyBaseUrl,
     apiKey: config.ntropyApiKey,
@@ -40,16 +48,26 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     timeoutMs: config.upstream.timeoutMs,
     maxRetries: config.upstream.maxRetries,
     proxy: config.upstream.proxy,
-    gate: createPauseGate(),
-    observer: metrics.upstreamObserver,
+    gate: createLocalPauseGate(events),
+    quota: createLocalQuotaHold(
+      { holdMs: config.upstream.quotaHoldMs, probeIntervalMs: config.upstream.quotaProbeIntervalMs },
+      events,
+    ),
+    limiter: createConcurrencyLimiter(config.upstream.maxConcurrency, events),
+    events,
     now,
     ...(options.random ? { random: options.random } : {}),
   });
   const pageCache = createPageCache({
-    ttlMs: config.cache.ttlMs,
-    maxEntries: config.cache.maxEntries,
-    maxBytes: config.cache.maxBytes,
+    store: createLocalPageStore({
+      ttlMs: config.cache.ttlMs,
+      staleIfErrorMs: config.cache.staleIfErrorMs,
+      maxEntries: config.cache.maxEntries,
+      maxBytes: config.cache.maxBytes,
+      now,
+    }),
     load: (queryString, call) => client.fetchPage({ queryString, ...call }),
+    events,
     now,
   });
   let isReady = true;

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
+import { auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import { bearer, signToken } from './helpers/tokens.js';
 
@@ -114,9 +115,10 @@ function get(h: Harness, target = '', token: string = signToken()) {
   return h.request.get(`/v3/batches${target}`).set('Authorization', bearer(token));
 }
 
-async function cacheLookups(h: Harness, result: 'hit' | 'miss'): Promise<number> {
+/** Requests waiting on an upstream call, from /metrics: each has looked the page up and joined a call. */
+async function waitingRequests(h: Harness): Promise<number> {
   const text = await h.service.metrics.registry.metrics();
-  return readLookups(text, result);
+  return Number(/^ntropy_bff_upstream_waiting_requests (\d+)$/m.exec(text)?.[1] ?? NaN);
 }
 
 function readLookups(metricsText: string, result: 'hit' | 'miss'): number {
@@ -132,12 +134,12 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs 
   }
 }
 
-/** Sends `count` identical requests, waits until every one has looked the page up, then opens the gate. */
+/** Sends `count` identical requests, waits until every one waits on the upstream call, then opens the gate. */
 async function sendTogether(harness: GatedHarness, count: number, target = '') {
   const { h, gate } = harness;
   const token = signToken();
   const responses = Promise.all(Array.from({ length: count }, () => get(h, target, token)));
-  await waitUntil(async () => (await cacheLookups(h, 'miss')) === count);
+  await waitUntil(async () => (await waitingRequests(h)) === count);
   expect(gate.arrived).toBe(1);
   gate.open();
   return responses;
@@ -229,6 +231,10 @@ describe('GET /v3/batches — coalescing identical requests', () => {
     expect(next.status).toBe(200);
     expect(next.headers['cache-status']).toBe(MISS_STORED);
     expect(h.upstream.received).toHaveLength(2);
+    // One failed call, one warning: not one per waiter.
+    const warnings = h.logs.records().filter((record) => record.msg === 'upstream call failed');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 40, code: 'upstream_error', upstream_status: 500 });
   });
 
   it('does not coalesce distinct queries, even while they are all in flight', async () => {
@@ -282,7 +288,7 @@ describe('GET /v3/batches — coalesced waiters that disconnect', () => {
     const url = running.url;
 
     const [leaver, ...stayers] = [rawGet(url), rawGet(url), rawGet(url)];
-    await waitUntil(async () => (await cacheLookups(h, 'miss')) === 3);
+    await waitUntil(async () => (await waitingRequests(h)) === 3);
     leaver?.client.destroy();
     await waitUntil(() => clientsGone(h) === 1);
     gate.open();
@@ -301,7 +307,7 @@ describe('GET /v3/batches — coalesced waiters that disconnect', () => {
     const { h, gate } = harness();
     running = await listenHarness(h);
     const waiters = [rawGet(running.url), rawGet(running.url)];
-    await waitUntil(async () => (await cacheLookups(h, 'miss')) === 2);
+    await waitUntil(async () => (await waitingRequests(h)) === 2);
 
     waiters[0]?.client.destroy();
     await waitUntil(() => clientsGone(h) === 1);
@@ -330,6 +336,73 @@ describe('GET /v3/batches — coalesced waiters that disconnect', () => {
     expect(fresh.headers['x-cache']).toBe('MISS');
     expect(fresh.headers['cache-status']).toBe(MISS_STORED);
     expect(fresh.headers['x-upstream-request-id']).toBe('up-fresh');
+  });
+});
+
+describe('GET /v3/batches — each coalesced waiter keeps its own deadline', () => {
+  const harness = useGatedHarness({ env: { REQUEST_DEADLINE_MS: '1000', CACHE_TTL_MS: '0' } });
+
+  it('lets a late joiner have the page after the first caller’s deadline has cut that caller alone', async () => {
+    const { h, gate } = harness();
+    h.upstream.enqueue({ headers: { 'x-request-id': 'up-late' } });
+    const first = get(h).then((res) => res);
+    await waitUntil(() => gate.arrived === 1);
+    // The joiner's deadline comes at least this much after the first caller's.
+    await sleep(400);
+    const late = get(h).then((res) => res);
+
+    const cut = await first;
+    expect(cut.status).toBe(504);
+    expect(cut.body).toMatchObject({ code: 'upstream_timeout' });
+    // The one call goes on for the joiner: its connection is still open when the page comes.
+    expect(gate.socketsClosed).toBe(0);
+    gate.open();
+    const served = await late;
+
+    expect(served.status).toBe(200);
+    expect(served.headers['x-upstream-request-id']).toBe('up-late');
+    expect(served.headers['cache-status']).toBe(`${MISS}; collapsed`);
+    expect(gate.arrived).toBe(1);
+    expect(h.upstream.received).toHaveLength(1);
+    const lines = h.logs.auditLines();
+    expect(lines.map((line) => [line.status, line.upstream_attempts])).toEqual([
+      [504, 1],
+      [200, 1],
+    ]);
+  });
+});
+
+describe('GET /v3/batches — a wait the shared call begins', () => {
+  let offsetMs = 0;
+  const harness = useGatedHarness({
+    env: { REQUEST_DEADLINE_MS: '10000', CACHE_TTL_MS: '0' },
+    now: () => Date.now() + offsetMs,
+    random: () => 0,
+  });
+  beforeEach(() => {
+    offsetMs = 0;
+  });
+
+  it('answers at once the waiters whose deadline comes first, with the last attempt’s row; the others wait', async () => {
+    const { h, gate } = harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '1', 'x-request-id': 'up-503' } });
+    const early = get(h).then((res) => res);
+    await waitUntil(() => gate.arrived === 1);
+    // The clock jumps to 0.5 s before the early one's deadline, and a late waiter joins (its deadline 10 s on).
+    offsetMs = 9_500;
+    const late = get(h).then((res) => res);
+    await waitUntil(async () => (await waitingRequests(h)) === 2);
+    gate.open();
+
+    const answered = await early;
+    expect(answered.status).toBe(502);
+    expect(answered.body).toMatchObject({ code: 'upstream_error', upstream_status: 503 });
+    expect(h.upstream.received).toHaveLength(1);
+    const served = await late;
+    expect(served.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect((await auditOf(h, answered)).upstream_waited_ms).toBe(0);
+    expect((await auditOf(h, served)).upstream_waited_ms).toBeGreaterThan(0);
   });
 });
 

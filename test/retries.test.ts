@@ -1,13 +1,13 @@
 // SPEC "Rate-limit-aware retries" over HTTP: what is retried, how often, the shared pause, deadline, disconnects.
-import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
+import type { RunningServer } from '../src/server.js';
 import { auditLineOf, auditOf } from './helpers/audit-lines.js';
 import { listenHarness, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import { closedPortUrl, expectProblem, getBatches } from './helpers/problem.js';
-import { bearer } from './helpers/tokens.js';
+import { sendAndHold } from './helpers/raw-request.js';
 
 const harnesses: Harness[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -95,6 +95,31 @@ describe('GET /v3/batches — transient upstream failures are retried', () => {
     });
   });
 
+  it('logs one warn line naming the failed call, and none for a call that recovered', async () => {
+    const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '1' } });
+    h.upstream.enqueue(
+      { status: 503 },
+      { status: 503, headers: { 'x-request-id': 'up-last' } },
+      { status: 503 },
+      {},
+    );
+    const failed = await getBatches(h, '?limit=10').set('X-Request-ID', 'fails-twice');
+    const recovered = await getBatches(h, '?limit=20');
+    expect([failed.status, recovered.status]).toEqual([502, 200]);
+    const warnings = h.logs.records().filter((record) => record.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        msg: 'upstream call failed',
+        request_id: 'fails-twice',
+        code: 'upstream_error',
+        reason: 'http_503',
+        upstream_attempts: 2,
+        upstream_status: 503,
+        upstream_request_id: 'up-last',
+      }),
+    ]);
+  });
+
   it('makes exactly one call when UPSTREAM_MAX_RETRIES=0', async () => {
     const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '0' } });
     h.upstream.enqueue({ status: 503 });
@@ -145,6 +170,21 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
     const audit = await auditOf(h, res);
     expect(audit).toMatchObject({ status: 200, upstream_attempts: 2, upstream_status: 200 });
     expect(audit.upstream_waited_ms).toBeGreaterThan(0);
+  });
+
+  it('logs one warn line when the pause starts and one info line when it is over', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '1' } });
+    await Promise.all([getBatches(h, '?limit=10'), getBatches(h, '?limit=20'), getBatches(h, '?limit=30')]);
+    const others = h.logs.records().filter((record) => record.audit !== true);
+    const paused = others.filter((record) => String(record.msg).startsWith('upstream calls paused'));
+    expect(paused).toHaveLength(1);
+    expect(paused[0]).toMatchObject({ level: 40 });
+    expect(paused[0]?.pause_ms).toBeGreaterThan(900);
+    const over = others.filter((record) => record.msg === 'upstream pause over');
+    expect(over).toHaveLength(1);
+    expect(over[0]).toMatchObject({ level: 30 });
+    expect(others.filter((record) => record.msg === 'upstream call failed')).toEqual([]);
   });
 
   it('pauses every upstream call of the process: another query waits for the pause too', async () => {
@@ -220,6 +260,74 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
   });
 });
 
+describe('GET /v3/batches — reading Retry-After', () => {
+  it('treats a 429 Retry-After: 0 as no extra wait: the ordinary backoff applies, never an immediate retry', async () => {
+    // random 0.999: backoffs of 99, 199 and 399 ms after the first, second and third attempt.
+    const h = await harness({ random: () => 0.999 });
+    const zero = { status: 429, headers: { 'retry-after': '0' } };
+    h.upstream.enqueue(zero, zero, zero);
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(4);
+    expect(await auditOf(h, res)).toMatchObject({ upstream_attempts: 4, upstream_waited_ms: 99 + 199 + 399 });
+    const [first, second] = h.upstream.received;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(99 - CLOCK_SLACK_MS);
+  });
+
+  it('treats a 429 Retry-After date in the past as no extra wait: the ordinary backoff applies', async () => {
+    const h = await harness({ random: () => 0.999 });
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' } });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect(await auditOf(h, res)).toMatchObject({ upstream_attempts: 2, upstream_waited_ms: 99 });
+  });
+
+  it('rounds a decimal Retry-After up to whole seconds and retries after it', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '0.2' } });
+    const res = await getBatches(h);
+    expect(res.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    const [first, second] = h.upstream.received;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('waits a 503 Retry-After for that request only: another query goes upstream meanwhile', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '1' } });
+    const a = getBatches(h, '?limit=10').then((res) => res);
+    await waitFor(() => h.upstream.received.length >= 1);
+    const b = await getBatches(h, '?limit=20');
+    expect(b.status).toBe(200);
+    expect(h.upstream.received.map((r) => r.query.get('limit'))).toEqual(['10', '20']);
+    expect(await auditOf(h, b)).toMatchObject({ upstream_attempts: 1, upstream_waited_ms: 0 });
+
+    const resA = await a;
+    expect(resA.status).toBe(200);
+    expect(h.upstream.received.map((r) => r.query.get('limit'))).toEqual(['10', '20', '10']);
+    const [first, , retry] = h.upstream.received;
+    expect(retry!.atMs - first!.atMs).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('answers a 503 whose Retry-After outlasts the deadline as 502 upstream_error, never as a rate limit, and pauses nothing', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ status: 503, headers: { 'retry-after': '600', 'x-request-id': 'ntropy-503' } });
+    const startedAt = performance.now();
+    const res = await getBatches(h, '?limit=10');
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    const body = expectProblem(res, 502, 'upstream_error');
+    expect(body.upstream_status).toBe(503);
+    expect(res.headers['retry-after']).toBeUndefined();
+    expect(h.upstream.received).toHaveLength(1);
+
+    const other = await getBatches(h, '?limit=20');
+    expect(other.status).toBe(200);
+    expect(h.upstream.received).toHaveLength(2);
+    expect(await auditOf(h, other)).toMatchObject({ upstream_attempts: 1, upstream_waited_ms: 0 });
+  });
+});
+
 describe('GET /v3/batches — the request deadline', () => {
   it('answers 504 upstream_timeout when the deadline runs out during an attempt', async () => {
     const h = await harness({ env: { REQUEST_DEADLINE_MS: '300', UPSTREAM_TIMEOUT_MS: '10000' } });
@@ -229,6 +337,7 @@ describe('GET /v3/batches — the request deadline', () => {
     expect(performance.now() - startedAt).toBeLessThan(2000);
     expectProblem(res, 504, 'upstream_timeout');
     expect(h.upstream.received).toHaveLength(1);
+    expect(await auditOf(h, res)).toMatchObject({ reason: 'deadline', upstream_attempts: 1 });
   });
 
   it('answers with the last attempt’s row, not 504, when a backoff would cross the deadline', async () => {
@@ -270,21 +379,23 @@ describe('GET /v3/batches — upstream unreachable', () => {
   });
 });
 
+/** The harness's app on a real socket, closed after the test. */
+async function listenClosedAfter(h: Harness): Promise<RunningServer> {
+  const running = await listenHarness(h);
+  closers.push(async () => {
+    running.server.closeAllConnections();
+    await new Promise<void>((resolve) => running.server.close(() => resolve()));
+  });
+  return running;
+}
+
 describe('GET /v3/batches — a client that disconnects', () => {
   it('stops the retries and is audited as 499 client_closed_request', async () => {
     const h = await harness({ env: { UPSTREAM_MAX_RETRIES: '20' } });
     h.upstream.setDefault({ status: 503, delayMs: 40 });
-    const running = await listenHarness(h);
-    closers.push(async () => {
-      running.server.closeAllConnections();
-      await new Promise<void>((resolve) => running.server.close(() => resolve()));
-    });
+    const running = await listenClosedAfter(h);
 
-    const req = httpRequest(`${running.url}/v3/batches`, {
-      headers: { authorization: bearer(), 'x-request-id': 'client-gone-1' },
-    });
-    req.on('error', () => {});
-    req.end();
+    const req = sendAndHold(running.url, 'client-gone-1');
     await waitFor(() => h.upstream.received.length >= 2);
     req.destroy();
 
@@ -297,5 +408,42 @@ describe('GET /v3/batches — a client that disconnects', () => {
       status: 499,
       code: 'client_closed_request',
     });
+  });
+
+  it('counts the attempt it cut short, and is an ordinary outcome: no error line, no stack', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ hang: true });
+    const running = await listenClosedAfter(h);
+
+    const req = sendAndHold(running.url, 'client-gone-2');
+    await waitFor(() => h.upstream.received.length >= 1);
+    req.destroy();
+
+    expect(await auditLineOf(h, 'client-gone-2')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      upstream_attempts: 1,
+    });
+    await sleep(50);
+    expect(h.logs.records().filter((record) => (record.level as number) >= 40)).toEqual([]);
+    expect(h.logs.text()).not.toContain('unhandled error');
+    expect(h.upstream.received).toHaveLength(1);
+  });
+
+  it('treats a connection closed when the shutdown grace ends the same way', async () => {
+    const h = await harness();
+    h.upstream.enqueue({ hang: true });
+    const running = await listenHarness(h);
+
+    sendAndHold(running.url, 'cut-at-shutdown');
+    await waitFor(() => h.upstream.received.length >= 1);
+    await running.shutdown(50);
+
+    expect(await auditLineOf(h, 'cut-at-shutdown')).toMatchObject({
+      status: 499,
+      code: 'client_closed_request',
+      upstream_attempts: 1,
+    });
+    expect(h.logs.text()).not.toContain('unhandled error');
   });
 });

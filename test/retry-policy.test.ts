@@ -112,9 +112,54 @@ describe('decideRetry — how long to wait', () => {
     expect(decision).toEqual({ action: 'retry', waitMs: 600, pauseUntilMs: NOW + 1000 });
   });
 
-  it('does not wait when the Retry-After has already passed at decision time', () => {
+  it('falls back to the ordinary backoff when the Retry-After has already passed at decision time', () => {
     const decision = decide(response(429, { 'retry-after': '1' }, NOW), { nowMs: NOW + 1500 });
-    expect(decision).toEqual({ action: 'retry', waitMs: 0, pauseUntilMs: NOW + 1000 });
+    expect(decision).toEqual({ action: 'retry', waitMs: 50, pauseUntilMs: NOW + 1000 });
+  });
+
+  it.each<[string, AttemptOutcome, { waitMs: number; pauseUntilMs: number | undefined }]>([
+    [
+      'a 429 Retry-After: 0 (ordinary backoff, no pause)',
+      response(429, { 'retry-after': '0' }),
+      { waitMs: 50, pauseUntilMs: undefined },
+    ],
+    [
+      'a 429 Retry-After date in the past (ordinary backoff, no pause)',
+      response(429, { 'retry-after': httpDate(NOW - 5000) }),
+      { waitMs: 50, pauseUntilMs: undefined },
+    ],
+    [
+      'a 429 Retry-After: 1.5 (rounded up to 2 s)',
+      response(429, { 'retry-after': '1.5' }),
+      { waitMs: 2000, pauseUntilMs: NOW + 2000 },
+    ],
+    [
+      'a 503 Retry-After: 2 (its own wait, no pause)',
+      response(503, { 'retry-after': '2' }),
+      { waitMs: 2000, pauseUntilMs: undefined },
+    ],
+    [
+      'a 503 Retry-After: 0.2 (rounded up to 1 s)',
+      response(503, { 'retry-after': '0.2' }),
+      { waitMs: 1000, pauseUntilMs: undefined },
+    ],
+    [
+      'a 503 Retry-After: 0 (ordinary backoff)',
+      response(503, { 'retry-after': '0' }),
+      { waitMs: 50, pauseUntilMs: undefined },
+    ],
+    [
+      'a 503 with an unreadable Retry-After (ordinary backoff)',
+      response(503, { 'retry-after': 'soon' }),
+      { waitMs: 50, pauseUntilMs: undefined },
+    ],
+    [
+      'a 502 with a Retry-After (ignored: ordinary backoff)',
+      response(502, { 'retry-after': '5' }),
+      { waitMs: 50, pauseUntilMs: undefined },
+    ],
+  ])('waits for %s', (_case, outcome, expected) => {
+    expect(decide(outcome)).toEqual({ action: 'retry', ...expected });
   });
 
   it.each([
@@ -147,6 +192,11 @@ describe('decideRetry — never past the deadline', () => {
     ['a Retry-After', response(429, { 'retry-after': '1' }), { deadlineAtMs: NOW + 5000 }, 1000],
   ])('retries when %s ends before it', (_case, outcome, overrides, waitMs) => {
     expect(decide(outcome, overrides)).toMatchObject({ action: 'retry', waitMs });
+  });
+
+  it('gives up on a 503 whose own Retry-After crosses the deadline, pausing nothing', () => {
+    const decision = decide(response(503, { 'retry-after': '600' }), { deadlineAtMs: NOW + 15_000 });
+    expect(decision).toEqual({ action: 'give_up', pauseUntilMs: undefined });
   });
 
   it('still pauses every call when a 429 wait crosses the deadline', () => {
@@ -196,6 +246,12 @@ describe('parseRetryAfterMs', () => {
     ['an IMF-fixdate long past', 'Sun, 06 Nov 1994 08:49:37 GMT', 0],
     ['an obsolete RFC 850 date in the past', 'Sunday, 06-Nov-94 08:49:37 GMT', 0],
     ['an obsolete asctime date 5 s ahead', asctimeDate(NOW + 5000), 5000],
+    ['a decimal, rounded up', '1.5', 2000],
+    ['a decimal under a second, rounded up', '0.2', 1000],
+    ['a decimal just over a whole second, rounded up', '2.000000000000000000001', 3000],
+    ['a decimal with only zeros after the point', '2.000', 2000],
+    ['zero written as a decimal', '0.0', 0],
+    ['seconds with surrounding spaces', ' 3 ', 3000],
   ])('reads %s', (_case, value, expectedMs) => {
     expect(parseRetryAfterMs(value, NOW)).toBe(expectedMs);
   });
@@ -205,7 +261,10 @@ describe('parseRetryAfterMs', () => {
     ['empty', ''],
     ['a word', 'soon'],
     ['negative', '-1'],
-    ['fractional', '1.5'],
+    ['a point without a fraction', '1.'],
+    ['a fraction without a whole part', '.5'],
+    ['a negative decimal', '-1.5'],
+    ['a decimal comma', '1,5'],
     ['signed', '+5'],
     ['exponent notation', '1e3'],
     ['hexadecimal', '0x10'],
@@ -223,6 +282,7 @@ describe('parseRetryAfterMs', () => {
     ['exactly the maximum', String(MAX_RETRY_AFTER_MS / 1000)],
     ['a day of seconds', '86400'],
     ['an absurd number of seconds', '99999999999999999999999'],
+    ['a decimal over the maximum', '600.5'],
     ['a date decades ahead', 'Fri, 01 Jan 2100 00:00:00 GMT'],
   ])('clamps %s to MAX_RETRY_AFTER_MS', (_case, value) => {
     expect(parseRetryAfterMs(value, NOW)).toBe(MAX_RETRY_AFTER_MS);
@@ -241,7 +301,14 @@ describe('pauseUntilMs — the process-wide pause', () => {
       response(429, { 'retry-after': httpDate(NOW + 4000) }, NOW + 250),
       NOW + 4000,
     ],
-    ['a 429 Retry-After date already past', response(429, { 'retry-after': httpDate(NOW - 4000) }), NOW],
+    ['a 429 Retry-After decimal, rounded up', response(429, { 'retry-after': '0.5' }, NOW), NOW + 1000],
+    [
+      'a 429 Retry-After date already past (no pause)',
+      response(429, { 'retry-after': httpDate(NOW - 4000) }),
+      undefined,
+    ],
+    ['a 429 Retry-After: 0 (no pause)', response(429, { 'retry-after': '0' }), undefined],
+    ['a 503 Retry-After (its own wait, never a pause)', response(503, { 'retry-after': '3' }), undefined],
     ['a 429 without Retry-After', response(429), undefined],
     ['a 429 with an unreadable Retry-After', response(429, { 'retry-after': 'later' }), undefined],
     ['a 502 without Retry-After', response(502), undefined],

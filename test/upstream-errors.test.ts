@@ -1,6 +1,7 @@
 // SPEC "Normalized errors" for upstream outcomes: each Ntropy answer or failure becomes its problem+json row.
 import type { Response } from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { API_KEY, startHarness, type Harness } from './helpers/harness.js';
 import { closedPortUrl, expectProblem, getBatches, type ProblemBody } from './helpers/problem.js';
@@ -118,23 +119,6 @@ describe('GET /v3/batches — upstream errors that are not retried', () => {
     },
   );
 
-  it.each([
-    ['423 (credits exhausted)', { status: 423 }],
-    ['429 without Retry-After (quota spent)', { status: 429 }],
-  ])(
-    'upstream %s → 503 upstream_quota_exhausted with a whole-second Retry-After, after exactly one call',
-    async (_case, scripted) => {
-      h.upstream.enqueue({ ...scripted, headers: { 'x-request-id': `ntropy-${scripted.status}` } });
-      const res = await getBatches(h);
-      const body = expectProblem(res, 503, 'upstream_quota_exhausted');
-      expect(res.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
-      expect(body.upstream_status).toBe(scripted.status);
-      expect(body.upstream_request_id).toBe(`ntropy-${scripted.status}`);
-      expectUpstreamMiss(res, scripted.status);
-      expect(h.upstream.received).toHaveLength(1);
-    },
-  );
-
   it.each([301, 302, 303, 307, 308])(
     'upstream %i is not followed: 502 upstream_error after exactly one call',
     async (upstream) => {
@@ -166,6 +150,38 @@ describe('GET /v3/batches — upstream errors that are not retried', () => {
       upstream_request_id: 'ntropy-403-audit',
     });
   });
+});
+
+describe('GET /v3/batches — upstream quota spent', () => {
+  // Each case starts a quota hold, so each gets a fresh proxy.
+  let fresh: Harness;
+  beforeEach(async () => {
+    fresh = await startHarness({ env: { CACHE_TTL_MS: '0' }, random: () => 0 });
+  });
+  afterEach(() => fresh.close());
+
+  it.each<[string, ScriptedResponse]>([
+    ['423 (credits exhausted)', { status: 423 }],
+    ['429 without Retry-After (quota spent)', { status: 429 }],
+    ['429 with an unreadable Retry-After', { status: 429, headers: { 'retry-after': 'in a while' } }],
+  ])(
+    'upstream %s → 503 upstream_quota_exhausted with Retry-After until the next probe, after exactly one call',
+    async (_case, scripted) => {
+      fresh.upstream.enqueue({
+        ...scripted,
+        headers: { ...scripted.headers, 'x-request-id': `ntropy-${scripted.status}` },
+      });
+      const res = await getBatches(fresh);
+      const body = expectProblem(res, 503, 'upstream_quota_exhausted');
+      // QUOTA_PROBE_INTERVAL_MS defaults to 30 s.
+      expect(res.headers['retry-after']).toBe('30');
+      expect(body.upstream_status).toBe(scripted.status);
+      expect(body.upstream_request_id).toBe(`ntropy-${scripted.status}`);
+      expectUpstreamMiss(res, scripted.status);
+      expect(fresh.upstream.received).toHaveLength(1);
+      expect(await auditOf(fresh, res)).toMatchObject({ reason: `http_${scripted.status}` });
+    },
+  );
 });
 
 describe('GET /v3/batches — malformed or oversized upstream pages', () => {
@@ -209,6 +225,25 @@ describe('GET /v3/batches — malformed or oversized upstream pages', () => {
     const res = await getBatches(h);
     expect(res.status).toBe(200);
     expect(res.text).toBe(page);
+  });
+});
+
+describe('GET /v3/batches — the audit line names the cause of an upstream-caused error', () => {
+  it.each<[string, string, ScriptedResponse[], number]>([
+    ['a 500', 'http_500', [{ status: 500 }], 502],
+    ['503s until the retries run out', 'http_503', Array<ScriptedResponse>(4).fill({ status: 503 }), 502],
+    ['a 401 (the server key)', 'http_401', [{ status: 401 }], 502],
+    ['a redirect', 'redirect', [{ status: 302, headers: { location: '/elsewhere' }, body: '' }], 502],
+    ['a 200 that is not a page', 'malformed_body', [{ body: 'not json' }], 502],
+    ['a body over 5 MB', 'too_large', [{ body: paddedPage(5_100_000) }], 502],
+    ['resets until the retries run out', 'ECONNRESET', Array<ScriptedResponse>(4).fill({ reset: true }), 502],
+    ['an upstream 404 (the client’s)', 'http_404', [{ status: 404 }], 404],
+  ])('%s → reason %s, kept on the server', async (_case, reason, scripted, status) => {
+    h.upstream.enqueue(...scripted);
+    const res = await getBatches(h);
+    expect(res.status).toBe(status);
+    expect((await auditOf(h, res)).reason).toBe(reason);
+    expect(res.body).not.toHaveProperty('reason');
   });
 });
 
@@ -259,6 +294,21 @@ describe('GET /v3/batches — upstream unreachable', () => {
     expectNoUpstreamResponse(body);
     expectUpstreamMiss(res, undefined);
     expectKeyNowhere(res, down);
+    expect(await auditOf(down, res)).toMatchObject({ reason: 'ECONNREFUSED', upstream_attempts: 2 });
+  });
+
+  it('names a name that does not resolve in the audit line', async () => {
+    const nowhere = await startHarness({
+      env: { NTROPY_BASE_URL: 'http://ntropy-bff-test.invalid', UPSTREAM_MAX_RETRIES: '0' },
+    });
+    try {
+      const res = await getBatches(nowhere);
+      expectProblem(res, 502, 'upstream_unavailable');
+      // ENOTFOUND where a resolver answers; EAI_AGAIN where none can be reached at all.
+      expect((await auditOf(nowhere, res)).reason).toMatch(/^(ENOTFOUND|EAI_AGAIN)$/);
+    } finally {
+      await nowhere.close();
+    }
   });
 });
 
@@ -280,6 +330,7 @@ describe('GET /v3/batches — upstream timeout', () => {
     expectUpstreamMiss(res, undefined);
     expect(slow.upstream.received).toHaveLength(1);
     expectKeyNowhere(res, slow);
+    expect(await auditOf(slow, res)).toMatchObject({ reason: 'timeout', upstream_attempts: 1 });
   });
 });
 

@@ -1,10 +1,19 @@
-// GET /v3/batches: validate, look up the page (cache, coalescing, upstream), answer with SPEC's headers.
+// GET /v3/batches: validate, look up the page (cache, coalescing, upstream, stale), answer with SPEC's headers.
 import type { Request, Response } from 'express';
 import { auditFacts, requestIdOf } from '../http/audit-log.js';
 import type { Metrics } from '../metrics.js';
+import { Problem } from '../problem.js';
+import type { UpstreamPage } from '../upstream/upstream-page.js';
+import {
+  ageSeconds,
+  hitCacheStatus,
+  isStaleReplaceable,
+  keptPageAnswer,
+  missCacheStatus,
+  staleCacheStatus,
+} from './cache-status.js';
 import { canonicalQueryString, parseListQuery } from './list-query.js';
-import type { UpstreamPage } from '../upstream/ntropy-client.js';
-import type { JoinedCall, PageCache } from './page-cache.js';
+import type { CallResult, PageCache } from './page-cache.js';
 
 export interface BatchesRouteOptions {
   pageCache: PageCache;
@@ -13,26 +22,12 @@ export interface BatchesRouteOptions {
   now?: () => number;
 }
 
-/** RFC 9211 Cache-Status for a miss (also on upstream-caused errors). */
-export function missCacheStatus(
-  upstreamStatus: number | undefined,
-  isStored: boolean,
-  isCollapsed: boolean,
-): string {
-  return (
-    'ntropy-bff; fwd=uri-miss' +
-    (upstreamStatus === undefined ? '' : `; fwd-status=${upstreamStatus}`) +
-    (isStored ? '; stored' : '') +
-    (isCollapsed ? '; collapsed' : '')
-  );
-}
-
 /** Writes the stored bytes as they are: no ETag, no charset, no body for HEAD (a hit's whole cost). */
 function sendPage(
   req: Request,
   res: Response,
   page: UpstreamPage,
-  xCache: 'HIT' | 'MISS',
+  xCache: 'HIT' | 'MISS' | 'STALE',
   cacheStatus: string,
 ): void {
   res.setHeader('Content-Type', 'application/json');
@@ -55,23 +50,25 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     facts.query = query;
     const key = canonicalQueryString(query);
 
+    const answerHit = (page: UpstreamPage, ttlLeftMs: number) => {
+      facts.cache = 'HIT';
+      metrics.recordCacheLookup('hit');
+      res.setHeader('Age', String(ageSeconds(page.fetchedAtMs, now())));
+      sendPage(req, res, page, 'HIT', hitCacheStatus(ttlLeftMs));
+    };
     const cached = pageCache.getFresh(key);
     if (cached !== undefined) {
-      const { page, ttlLeftMs } = cached;
-      facts.cache = 'HIT';
       facts.upstream = {
         attempts: 0,
         lastStatus: undefined,
-        lastRequestId: page.upstreamRequestId,
+        lastRequestId: cached.page.upstreamRequestId,
         waitedMs: 0,
       };
-      metrics.recordCacheLookup('hit');
-      res.setHeader('Age', String(Math.max(0, Math.floor((now() - page.fetchedAtMs) / 1000))));
-      return sendPage(req, res, page, 'HIT', `ntropy-bff; hit; ttl=${Math.floor(ttlLeftMs / 1000)}`);
+      return answerHit(cached.page, cached.ttlLeftMs);
     }
 
+    // A stale entry is never served as fresh: the call goes upstream (or joins the one in flight) first.
     facts.cache = 'MISS';
-    metrics.recordCacheLookup('miss');
     // A client that leaves stops waiting; the shared call is cancelled once nobody waits for it.
     const clientGone = new AbortController();
     res.once('close', () => {
@@ -84,14 +81,40 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       signal: clientGone.signal,
     });
     facts.upstream = call.trace;
-    let result: Awaited<JoinedCall['result']>;
+    let result: CallResult;
     try {
       result = await call.result;
     } catch (error) {
+      // The shared trace goes on for other waiters: this request's line keeps what it saw.
+      facts.upstream = { ...call.trace };
+      // SPEC "Request IDs and audit log": a client that left is an ordinary outcome (its audit line
+      // says 499), not an error for the error handler.
+      if (clientGone.signal.aborted) return metrics.recordCacheLookup('miss');
+      // SPEC "Serving stale": an upstream-caused error is answered with the page kept for this query.
+      const kept =
+        error instanceof Problem && isStaleReplaceable(error.code) ? await pageCache.getKept(key) : undefined;
+      if (kept !== undefined && keptPageAnswer(kept.staleForMs) === 'HIT') {
+        return answerHit(kept.page, -kept.staleForMs);
+      }
+      if (kept !== undefined) {
+        facts.cache = 'STALE';
+        metrics.recordCacheLookup('stale');
+        res.setHeader('Age', String(ageSeconds(kept.page.fetchedAtMs, now())));
+        return sendPage(
+          req,
+          res,
+          kept.page,
+          'STALE',
+          staleCacheStatus(call.trace.lastStatus, kept.staleForMs),
+        );
+      }
+      metrics.recordCacheLookup('miss');
       res.setHeader('X-Cache', 'MISS');
       res.setHeader('Cache-Status', missCacheStatus(call.trace.lastStatus, false, call.isCollapsed));
       throw error;
     }
+    facts.upstream = { ...call.trace };
+    metrics.recordCacheLookup('miss');
     sendPage(req, res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
   };
 }

@@ -1,12 +1,19 @@
-// The brief page cache and the coalescing of identical in-flight calls (SPEC "Caching and coalescing").
-import { LRUCache } from 'lru-cache';
+// Coalesces identical in-flight upstream calls over the page store (SPEC "Caching and coalescing").
 import { Problem } from '../problem.js';
-import { newTrace, type UpstreamPage, type UpstreamTrace } from '../upstream/ntropy-client.js';
+import type { FetchPageRequest } from '../upstream/ntropy-client.js';
+import { quietEvents, type UpstreamEvents } from '../upstream/upstream-events.js';
+import {
+  lastResponseOf,
+  newTrace,
+  type UpstreamPage,
+  type UpstreamTrace,
+} from '../upstream/upstream-page.js';
+import type { PageStore } from './page-store.js';
 
-export interface CachedPage {
+export interface CallResult {
   page: UpstreamPage;
-  /** Freshness left. */
-  ttlLeftMs: number;
+  /** Whether the page was stored in the cache. */
+  isStored: boolean;
 }
 
 export interface JoinedCall {
@@ -14,8 +21,7 @@ export interface JoinedCall {
   isCollapsed: boolean;
   /** The upstream call's trace, shared by every waiter of that call. */
   trace: UpstreamTrace;
-  /** The page, and whether it was stored in the cache. */
-  result: Promise<{ page: UpstreamPage; isStored: boolean }>;
+  result: Promise<CallResult>;
 }
 
 export interface Waiter {
@@ -25,61 +31,56 @@ export interface Waiter {
   signal: AbortSignal;
 }
 
-export type LoadPage = (
-  key: string,
-  call: { requestId: string; deadlineAtMs: number; signal: AbortSignal; trace: UpstreamTrace },
-) => Promise<UpstreamPage>;
+/** The upstream call for one key, as the shared call sees it (everything but the query). */
+export type LoadPage = (key: string, call: Omit<FetchPageRequest, 'queryString'>) => Promise<UpstreamPage>;
 
 export interface PageCacheOptions {
-  ttlMs: number;
-  maxEntries: number;
-  maxBytes: number;
+  store: PageStore;
   load: LoadPage;
+  events?: Pick<UpstreamEvents, 'waitingRequests'>;
   now?: () => number;
+}
+
+interface Member {
+  deadlineAtMs: number;
+  /** Stops waiting with `reason`; the call is cancelled when it was the last member. */
+  leave(reason: Error): void;
 }
 
 interface Flight {
   key: string;
-  settled: Promise<{ page: UpstreamPage; isStored: boolean }>;
   controller: AbortController;
-  deadlineAtMs: number;
   trace: UpstreamTrace;
-  waiters: number;
+  members: Set<Member>;
+  settled: Promise<CallResult>;
+  settle: (result: Promise<CallResult>) => void;
+  /** The wait the call is in (a backoff or a pause), and the answer for those who cannot wait so long. */
+  wait: { untilMs: number; problem: Problem } | undefined;
 }
 
 // Not lru-cache's fetch(): it ties the shared load to the first caller's abort signal and options,
-// and with nothing stored (CACHE_TTL_MS=0) it cannot coalesce. A small map with a waiter count lets
-// every waiter leave on its own and cancels the call only when the last one has gone.
+// and with nothing stored (CACHE_TTL_MS=0) it cannot coalesce. A small map of calls, each with its
+// members, lets every waiter keep its own deadline and leave on its own; the call runs until the
+// latest live deadline and is cancelled only when its last member has gone.
 export function createPageCache(options: PageCacheOptions) {
+  const { store, load } = options;
+  const events = options.events ?? quietEvents;
   const now = options.now ?? Date.now;
-  const store =
-    options.ttlMs > 0
-      ? new LRUCache<string, UpstreamPage>({
-          max: options.maxEntries,
-          maxSize: options.maxBytes,
-          sizeCalculation: (page) => Math.max(1, page.body.length),
-          ttl: options.ttlMs,
-          perf: { now },
-        })
-      : undefined;
   const inFlight = new Map<string, Flight>();
 
-  function startFlight(key: string, waiter: Waiter): Flight {
-    const controller = new AbortController();
-    const trace = newTrace();
-    const call = {
-      requestId: waiter.requestId,
-      deadlineAtMs: waiter.deadlineAtMs,
-      signal: controller.signal,
-      trace,
+  function newFlight(key: string): Flight {
+    let settle: Flight['settle'] = () => undefined;
+    const settled = new Promise<CallResult>((resolve) => (settle = resolve));
+    const flight: Flight = {
+      key,
+      controller: new AbortController(),
+      trace: newTrace(),
+      members: new Set(),
+      settled,
+      settle,
+      wait: undefined,
     };
-    const settled = options.load(key, call).then((page) => {
-      store?.set(key, page);
-      return { page, isStored: store?.has(key) ?? false };
-    });
-    const flight: Flight = { key, settled, controller, deadlineAtMs: waiter.deadlineAtMs, trace, waiters: 0 };
-    inFlight.set(key, flight);
-    // Failures reach every waiter and are never stored; the next request goes upstream again.
+    // Failures reach every member and are never stored; the next request goes upstream again.
     const forget = () => forgetFlight(flight);
     settled.then(forget, forget);
     return flight;
@@ -89,60 +90,89 @@ export function createPageCache(options: PageCacheOptions) {
     if (inFlight.get(flight.key) === flight) inFlight.delete(flight.key);
   }
 
-  function awaitFlight(flight: Flight, waiter: Waiter): Promise<{ page: UpstreamPage; isStored: boolean }> {
-    flight.waiters += 1;
+  function startCall(flight: Flight, requestId: string): void {
+    const loaded = load(flight.key, {
+      requestId,
+      signal: flight.controller.signal,
+      trace: flight.trace,
+      deadlineAtMs: () => Math.max(0, ...[...flight.members].map((member) => member.deadlineAtMs)),
+      releaseBefore(untilMs, problem) {
+        flight.wait = { untilMs, problem };
+        for (const member of flight.members) if (member.deadlineAtMs <= untilMs) member.leave(problem);
+      },
+      hasFallback: async () => (await store.getKept(flight.key)) !== undefined,
+    });
+    flight.settle(loaded.then(async (page) => ({ page, isStored: await store.set(flight.key, page) })));
+  }
+
+  function awaitFlight(flight: Flight, waiter: Waiter): Promise<CallResult> {
     return new Promise((resolve, reject) => {
-      const leave = (reason: Error) => {
-        cleanup();
-        flight.waiters -= 1;
-        if (flight.waiters === 0) {
-          // Nobody waits any more: cancel the call, and let the next request start afresh.
-          forgetFlight(flight);
-          flight.controller.abort(reason);
-        }
-        reject(reason);
-      };
-      const onAbort = () => leave(asError(waiter.signal.reason));
-      // A joiner whose own deadline comes before the call's keeps it (SPEC "Caching and coalescing").
-      const timer =
-        waiter.deadlineAtMs < flight.deadlineAtMs
-          ? setTimeout(
-              () => leave(new Problem('upstream_timeout', 'The request deadline ran out')),
-              Math.max(0, waiter.deadlineAtMs - now()),
-            )
-          : undefined;
-      const cleanup = () => {
+      const wait = flight.wait;
+      // Joining a call that is waiting past this deadline: answer now with the row it would give.
+      if (wait !== undefined && now() < wait.untilMs && waiter.deadlineAtMs <= wait.untilMs) {
+        reject(wait.problem);
+        return;
+      }
+      const onAbort = () => member.leave(asError(waiter.signal.reason));
+      const timer = setTimeout(
+        () =>
+          member.leave(
+            new Problem('upstream_timeout', 'The request deadline ran out', {
+              ...lastResponseOf(flight.trace),
+              reason: 'deadline',
+            }),
+          ),
+        Math.max(0, waiter.deadlineAtMs - now()),
+      );
+      const stop = (): boolean => {
+        if (!flight.members.delete(member)) return false;
         clearTimeout(timer);
         waiter.signal.removeEventListener('abort', onAbort);
+        events.waitingRequests(-1);
+        return true;
       };
-      if (waiter.signal.aborted) return leave(asError(waiter.signal.reason));
+      const member: Member = {
+        deadlineAtMs: waiter.deadlineAtMs,
+        leave(reason) {
+          if (!stop()) return;
+          if (flight.members.size === 0) {
+            // Nobody waits any more: cancel the call, and let the next request start afresh.
+            forgetFlight(flight);
+            flight.controller.abort(reason);
+          }
+          reject(reason);
+        },
+      };
+      flight.members.add(member);
+      events.waitingRequests(1);
       waiter.signal.addEventListener('abort', onAbort, { once: true });
       flight.settled.then(
-        (result) => {
-          cleanup();
-          resolve(result);
-        },
-        (error: unknown) => {
-          cleanup();
-          reject(asError(error));
-        },
+        (result) => stop() && resolve(result),
+        (error: unknown) => stop() && reject(asError(error)),
       );
     });
   }
 
   return {
-    /** A fresh stored page, or undefined. */
-    getFresh(key: string): CachedPage | undefined {
-      if (store === undefined) return undefined;
-      const status: LRUCache.Status<string, UpstreamPage> = {};
-      const page = store.get(key, { status });
-      return page === undefined ? undefined : { page, ttlLeftMs: status.remainingTTL ?? 0 };
-    },
+    /** A fresh stored page, or undefined (the hit path: synchronous). */
+    getFresh: (key: string) => store.getFresh(key),
+    /** The page kept for `key`, fresh or stale, to answer instead of an upstream error. */
+    getKept: (key: string) => store.getKept(key),
     /** Joins the upstream call in flight for this key, or starts one. */
     join(key: string, waiter: Waiter): JoinedCall {
+      if (waiter.signal.aborted) {
+        return {
+          isCollapsed: false,
+          trace: newTrace(),
+          result: Promise.reject(asError(waiter.signal.reason)),
+        };
+      }
       const joined = inFlight.get(key);
-      const flight = joined ?? startFlight(key, waiter);
-      return { isCollapsed: joined !== undefined, trace: flight.trace, result: awaitFlight(flight, waiter) };
+      const flight = joined ?? newFlight(key);
+      if (joined === undefined) inFlight.set(key, flight);
+      const result = awaitFlight(flight, waiter);
+      if (joined === undefined) startCall(flight, waiter.requestId);
+      return { isCollapsed: joined !== undefined, trace: flight.trace, result };
     },
   };
 }

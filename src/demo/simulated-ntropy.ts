@@ -48,6 +48,9 @@ export interface SimulatedNtropyOptions {
 export interface SimulatedNtropy {
   readonly url: string;
   readonly received: ReceivedRequest[];
+  /** Requests being answered right now, and the most at once since the start or the last reset(). */
+  inFlight(): number;
+  maxInFlight(): number;
   enqueue(...responses: ScriptedResponse[]): void;
   setDefault(response: ScriptedResponse | undefined): void;
   reset(): void;
@@ -105,6 +108,8 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   const queue: ScriptedResponse[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let stickyDefault: ScriptedResponse | undefined;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   function answerRealistically(request: ReceivedRequest): Reply {
     if (request.path !== BATCHES_PATH) return { status: 404, body: JSON.stringify({ detail: 'Not Found' }) };
@@ -151,6 +156,9 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const request = recordRequest(req);
     received.push(request);
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once('close', () => (inFlight -= 1));
     req.resume();
     const scripted = queue.shift() ?? stickyDefault;
     if (scripted?.hang) return;
@@ -189,6 +197,8 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
     enqueue(...responses) {
       queue.push(...responses);
     },
@@ -199,6 +209,7 @@ export async function startSimulatedNtropy(options: SimulatedNtropyOptions = {})
       queue.length = 0;
       stickyDefault = undefined;
       received.length = 0;
+      maxInFlight = inFlight;
     },
     close() {
       for (const timer of timers) clearTimeout(timer);

@@ -1,42 +1,26 @@
-// Calls Ntropy's GET /v3/batches with the server key: one keep-alive pool, the pause gate, retries, deadline.
+// Calls Ntropy's GET /v3/batches with the server key: retries within the deadline, through the pause, quota hold and concurrency limit.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import { Problem } from '../problem.js';
+import { createAttempt, type AttemptRequest } from './attempt.js';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { problemForOutcome } from './outcome-problem.js';
 import type { PauseGate } from './pause-gate.js';
-import { decideRetry, type AttemptOutcome } from './retry-policy.js';
+import type { QuotaHold } from './quota-hold.js';
+import type { QuotaAdmission } from './quota-policy.js';
+import { decideRetry, isQuotaSpent, type AttemptOutcome } from './retry-policy.js';
+import type { UpstreamEvents } from './upstream-events.js';
+import { isPage, lastResponseOf, type UpstreamPage, type UpstreamTrace } from './upstream-page.js';
 import { createUpstreamDispatcher, type UpstreamProxy } from './upstream-dispatcher.js';
 
 /** SPEC "Upstream request": bodies over 5 MB are refused. */
 export const MAX_RESPONSE_BYTES = 5_000_000;
 
-export interface UpstreamPage {
-  /** The upstream JSON body, byte for byte. */
-  body: Buffer;
-  upstreamRequestId: string | undefined;
-  fetchedAtMs: number;
-}
-
-/** What happened upstream for one call, filled in as it goes (read by the audit line and metrics). */
-export interface UpstreamTrace {
-  attempts: number;
-  lastStatus: number | undefined;
-  lastRequestId: string | undefined;
-  waitedMs: number;
-}
-
-export interface FetchPageRequest {
-  queryString: string;
-  requestId: string;
-  deadlineAtMs: number;
-  signal: AbortSignal;
+export interface FetchPageRequest extends AttemptRequest {
   trace: UpstreamTrace;
-}
-
-export interface UpstreamObserver {
-  onAttempt(outcome: string): void;
-  onRetry(): void;
-  onPauseWait(waitMs: number): void;
+  /** A wait until `untilMs` begins: the requests whose deadline comes first are answered now with `problem`. */
+  releaseBefore?: (untilMs: number, problem: Problem) => void;
+  /** Whether a stale page could answer instead: then a pause is not waited out (SPEC "Serving stale"). */
+  hasFallback?: () => Promise<boolean>;
 }
 
 export interface NtropyClientOptions {
@@ -48,7 +32,9 @@ export interface NtropyClientOptions {
   /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY; undefined = direct. */
   proxy?: UpstreamProxy;
   gate: PauseGate;
-  observer?: UpstreamObserver;
+  quota: QuotaHold;
+  limiter: ConcurrencyLimiter;
+  events: UpstreamEvents;
   now?: () => number;
   random?: () => number;
 }
@@ -58,15 +44,13 @@ export interface NtropyClient {
   close(): Promise<void>;
 }
 
-export function newTrace(): UpstreamTrace {
-  return { attempts: 0, lastStatus: undefined, lastRequestId: undefined, waitedMs: 0 };
-}
-
-const quietObserver: UpstreamObserver = { onAttempt() {}, onRetry() {}, onPauseWait() {} };
+/** One turn in the queue: the pause was on, or one attempt was made. */
+type Turn =
+  | { kind: 'paused'; pauseMs: number }
+  | { kind: 'answered'; outcome: AttemptOutcome; admission: QuotaAdmission };
 
 export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
-  const { apiKey, gate, maxRetries, timeoutMs } = options;
-  const observer = options.observer ?? quietObserver;
+  const { apiKey, gate, quota, limiter, events, maxRetries } = options;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   // No redirect interceptor: undici's request() does not follow redirects (SPEC: a 3xx is an upstream_error).
@@ -75,138 +59,140 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
     keepAliveTimeout: 4_000,
     maxResponseSize: MAX_RESPONSE_BYTES,
   });
+  const attempt = createAttempt({
+    pool,
+    apiKey,
+    userAgent: options.userAgent,
+    timeoutMs: options.timeoutMs,
+    now,
+  });
   const scrub = (text: string) => text.replaceAll(apiKey, '[redacted]');
 
-  async function attempt(request: FetchPageRequest): Promise<AttemptOutcome> {
-    // One controller and one timer per attempt: cheaper than AbortSignal.timeout joined with
-    // AbortSignal.any, which on Node 20 cost a large share of a cache miss (BENCHMARKS.md).
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    let isTimedOut = false;
-    const timer = setTimeout(
-      () => {
-        isTimedOut = true;
-        controller.abort();
-      },
-      Math.max(1, Math.min(timeoutMs, request.deadlineAtMs - now())),
-    );
-    request.signal.addEventListener('abort', abort, { once: true });
-    let response: Dispatcher.ResponseData | undefined;
-    try {
-      response = await pool.request({
-        path: `/v3/batches${request.queryString === '' ? '' : '?'}${request.queryString}`,
-        method: 'GET',
-        // Built from scratch: nothing the client sent is forwarded (SPEC "Upstream request").
-        headers: {
-          'x-api-key': apiKey,
-          accept: 'application/json',
-          'user-agent': options.userAgent,
-          'x-request-id': request.requestId,
-        },
-        signal: controller.signal,
+  // The pause and the hold are checked once a slot is free, so no attempt leaves while either is on.
+  async function takeTurn(request: FetchPageRequest): Promise<Turn> {
+    const pauseMs = await gate.remainingMs(now());
+    if (pauseMs > 0) return { kind: 'paused', pauseMs };
+    if (now() >= request.deadlineAtMs()) {
+      throw new Problem('upstream_timeout', 'The request deadline ran out', {
+        ...lastResponseOf(request.trace),
+        reason: 'deadline',
       });
-      const body = Buffer.from(await response.body.arrayBuffer());
-      return {
-        kind: 'response',
-        status: response.statusCode,
-        headers: response.headers,
-        body,
-        receivedAtMs: now(),
-      };
-    } catch (error) {
-      if (request.signal.aborted) throw error;
-      if (isTimedOut) return { kind: 'timeout' };
-      const code = (error as { code?: unknown }).code;
-      if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-        return { kind: 'too_large', status: response?.statusCode, headers: response?.headers ?? {} };
-      }
-      return { kind: 'unreachable', errorCode: typeof code === 'string' ? code : 'unknown' };
-    } finally {
-      clearTimeout(timer);
-      request.signal.removeEventListener('abort', abort);
     }
+    const admission = await quota.admit(now());
+    if (admission.action === 'refuse') {
+      throw new Problem('upstream_quota_exhausted', 'Ntropy quota is exhausted; calls are on hold', {
+        ...lastResponseOf(request.trace),
+        retryAfterS: admission.retryAfterMs / 1000,
+        reason: 'quota_hold',
+      });
+    }
+    request.trace.attempts += 1;
+    try {
+      return { kind: 'answered', outcome: await attempt(request), admission };
+    } catch (error) {
+      events.attempt('cancelled');
+      throw error;
+    }
+  }
+
+  async function waitForPause(request: FetchPageRequest, pauseMs: number): Promise<void> {
+    const problem = new Problem('upstream_rate_limited', 'Ntropy is rate limiting this account', {
+      ...lastResponseOf(request.trace),
+      retryAfterS: pauseMs / 1000,
+      reason: 'paused',
+    });
+    if ((await request.hasFallback?.()) === true) throw problem;
+    if (now() + pauseMs >= request.deadlineAtMs()) throw problem;
+    request.releaseBefore?.(now() + pauseMs, problem);
+    events.pauseWait(pauseMs);
+    await sleep(pauseMs, undefined, { signal: request.signal });
+    // Counted once over: a request released at its start did not wait it.
+    request.trace.waitedMs += pauseMs;
+  }
+
+  /** Notes the answer in the trace, the AIMD limit and the quota hold; returns the page when it is one. */
+  async function learn(outcome: AttemptOutcome, admission: QuotaAdmission, trace: UpstreamTrace) {
+    if ((outcome.kind === 'response' || outcome.kind === 'too_large') && outcome.status !== undefined) {
+      const requestId = outcome.headers['x-request-id'];
+      trace.lastStatus = outcome.status;
+      trace.lastRequestId = typeof requestId === 'string' ? scrub(requestId) : undefined;
+    }
+    events.attempt(outcome.kind === 'response' ? String(outcome.status) : outcome.kind);
+    // SPEC AIMD: a 429 is Ntropy's rate-limit signal; 502/503/504 are not.
+    if (outcome.kind === 'response' && outcome.status === 429) limiter.record('rate_limited');
+    const quotaRetryAfterMs = isQuotaSpent(outcome) ? await quota.hold(now()) : 0;
+    if (outcome.kind !== 'response' || outcome.status !== 200 || !isPage(outcome.body)) {
+      return { page: undefined, quotaRetryAfterMs };
+    }
+    limiter.record('success');
+    if (admission.action === 'probe') await quota.lift(now());
+    const page = {
+      body: outcome.body,
+      upstreamRequestId: trace.lastRequestId,
+      fetchedAtMs: outcome.receivedAtMs,
+    };
+    return { page, quotaRetryAfterMs };
   }
 
   // Hand-written rather than undici's RetryAgent: that retries 500s and bare 429s, caps Retry-After
   // at 30 s, and has neither a process-wide pause nor a total deadline.
-  async function fetchPage(request: FetchPageRequest): Promise<UpstreamPage> {
-    const { trace } = request;
+  async function runCall(request: FetchPageRequest): Promise<UpstreamPage> {
+    const { trace, signal } = request;
     for (;;) {
-      const pauseMs = gate.remainingMs(now());
-      if (pauseMs > 0) {
-        if (now() + pauseMs >= request.deadlineAtMs) {
-          throw new Problem('upstream_rate_limited', 'Ntropy is rate limiting this account', {
-            retryAfterS: pauseMs / 1000,
-            ...lastResponseOf(trace),
-          });
-        }
-        observer.onPauseWait(pauseMs);
-        trace.waitedMs += pauseMs;
-        await sleep(pauseMs, undefined, { signal: request.signal });
+      const turn = await limiter.run(() => takeTurn(request), signal);
+      if (turn.kind === 'paused') {
+        await waitForPause(request, turn.pauseMs);
+        continue;
       }
-      if (now() >= request.deadlineAtMs)
-        throw new Problem('upstream_timeout', 'The request deadline ran out', lastResponseOf(trace));
-
-      const outcome = await attempt(request);
-      trace.attempts += 1;
-      if ((outcome.kind === 'response' || outcome.kind === 'too_large') && outcome.status !== undefined) {
-        const requestId = outcome.headers['x-request-id'];
-        trace.lastStatus = outcome.status;
-        trace.lastRequestId = typeof requestId === 'string' ? scrub(requestId) : undefined;
-      }
-      observer.onAttempt(outcome.kind === 'response' ? String(outcome.status) : outcome.kind);
-      if (outcome.kind === 'response' && outcome.status === 200 && isPage(outcome.body)) {
-        return {
-          body: outcome.body,
-          upstreamRequestId: trace.lastRequestId,
-          fetchedAtMs: outcome.receivedAtMs,
-        };
-      }
+      const { outcome } = turn;
+      const { page, quotaRetryAfterMs } = await learn(outcome, turn.admission, trace);
+      if (page !== undefined) return page;
 
       const decision = decideRetry({
         outcome,
         retriesMade: trace.attempts - 1,
         maxRetries,
         nowMs: now(),
-        deadlineAtMs: request.deadlineAtMs,
+        deadlineAtMs: request.deadlineAtMs(),
         random,
       });
-      if (decision.pauseUntilMs !== undefined) gate.pauseUntil(decision.pauseUntilMs);
-      if (decision.action === 'give_up') {
-        throw problemForOutcome(outcome, {
-          pauseRemainingMs: gate.remainingMs(now()),
-          scrub,
-          lastResponse: lastResponseOf(trace),
+      if (decision.pauseUntilMs !== undefined) await gate.pauseUntil(decision.pauseUntilMs, now());
+      const problem = problemForOutcome(outcome, {
+        pauseRemainingMs: await gate.remainingMs(now()),
+        quotaRetryAfterMs,
+        scrub,
+        lastResponse: lastResponseOf(trace),
+      });
+      if (decision.action === 'give_up') throw problem;
+      events.retry();
+      // A 429's Retry-After wait is served by the gate on the next turn, shared with every other call.
+      if (decision.pauseUntilMs !== undefined && decision.pauseUntilMs > now()) continue;
+      request.releaseBefore?.(now() + decision.waitMs, problem);
+      await sleep(decision.waitMs, undefined, { signal });
+      trace.waitedMs += decision.waitMs;
+    }
+  }
+
+  async function fetchPage(request: FetchPageRequest): Promise<UpstreamPage> {
+    try {
+      return await runCall(request);
+    } catch (error) {
+      // SPEC "Request IDs and audit log": one warning per failed call, not per waiter; a call cancelled
+      // for want of waiters, a refusal that reached no one upstream and a client-caused answer are not failures.
+      const { trace } = request;
+      if (error instanceof Problem && error.code.startsWith('upstream_') && trace.attempts > 0) {
+        events.callFailed({
+          requestId: request.requestId,
+          code: error.code,
+          reason: error.reason,
+          attempts: trace.attempts,
+          upstreamStatus: trace.lastStatus,
+          upstreamRequestId: trace.lastRequestId,
         });
       }
-      observer.onRetry();
-      // A Retry-After wait is served by the gate at the top of the loop, shared with every other call.
-      if (decision.pauseUntilMs === undefined) {
-        trace.waitedMs += decision.waitMs;
-        await sleep(decision.waitMs, undefined, { signal: request.signal });
-      }
+      throw error;
     }
   }
 
   return { fetchPage, close: () => pool.close() };
-}
-
-/** SPEC "Normalized errors": upstream_status and upstream_request_id of the call's last response. */
-function lastResponseOf(trace: UpstreamTrace) {
-  return { upstreamStatus: trace.lastStatus, upstreamRequestId: trace.lastRequestId };
-}
-
-/** A loose shape check: `data` is an array, `next_cursor` a string, null or absent; the rest passes through. */
-function isPage(body: Buffer): boolean {
-  try {
-    const page = JSON.parse(body.toString('utf8')) as unknown;
-    if (typeof page !== 'object' || page === null || Array.isArray(page)) return false;
-    const { data, next_cursor: nextCursor } = page as { data?: unknown; next_cursor?: unknown };
-    return (
-      Array.isArray(data) &&
-      (nextCursor === undefined || nextCursor === null || typeof nextCursor === 'string')
-    );
-  } catch {
-    return false;
-  }
 }

@@ -1,36 +1,41 @@
 // The one table from an upstream outcome to the client's problem (SPEC "Normalized errors").
 import { Problem, type FieldError } from '../problem.js';
-import { pauseUntilMs, type AttemptOutcome } from './retry-policy.js';
-
-/** SPEC: the proxy's own, conservative Retry-After when only Ntropy can lift the block. */
-export const QUOTA_RETRY_AFTER_S = 300;
+import { retryAfterMs, type AttemptOutcome } from './retry-policy.js';
 
 export interface OutcomeContext {
   /** Milliseconds left on the process-wide pause when the answer is made. */
   pauseRemainingMs: number;
+  /** Milliseconds until the quota hold's next probe: the proxy's own Retry-After for a spent quota. */
+  quotaRetryAfterMs: number;
   /** Removes the server's secret from any upstream text before it is passed on. */
   scrub: (text: string) => string;
   /** The last upstream response of this call, for outcomes that have none of their own. */
   lastResponse: { upstreamStatus: number | undefined; upstreamRequestId: string | undefined };
 }
 
+/** SPEC "Request IDs and audit log": `reason` is the transport cause or body problem, kept on the server. */
 export function problemForOutcome(outcome: AttemptOutcome, context: OutcomeContext): Problem {
   switch (outcome.kind) {
     case 'timeout':
-      return new Problem('upstream_timeout', 'Ntropy did not answer in time', context.lastResponse);
+      return new Problem('upstream_timeout', 'Ntropy did not answer in time', {
+        ...context.lastResponse,
+        reason: outcome.byDeadline === true ? 'deadline' : 'timeout',
+      });
     case 'unreachable':
-      return new Problem('upstream_unavailable', 'Ntropy could not be reached', context.lastResponse);
+      return new Problem('upstream_unavailable', 'Ntropy could not be reached', {
+        ...context.lastResponse,
+        reason: outcome.errorCode,
+      });
     case 'too_large':
-      return new Problem(
-        'upstream_error',
-        'Ntropy sent a response larger than the proxy accepts',
-        outcome.status === undefined
+      return new Problem('upstream_error', 'Ntropy sent a response larger than the proxy accepts', {
+        ...(outcome.status === undefined
           ? context.lastResponse
           : {
               upstreamStatus: outcome.status,
               upstreamRequestId: readRequestId(outcome.headers, context.scrub),
-            },
-      );
+            }),
+        reason: 'too_large',
+      });
     case 'response':
       return problemForResponse(outcome, context);
     default:
@@ -42,11 +47,12 @@ function problemForResponse(
   outcome: Extract<AttemptOutcome, { kind: 'response' }>,
   context: OutcomeContext,
 ): Problem {
-  const upstream = {
-    upstreamStatus: outcome.status,
-    upstreamRequestId: readRequestId(outcome.headers, context.scrub),
-  };
   const status = outcome.status;
+  const upstream = {
+    upstreamStatus: status,
+    upstreamRequestId: readRequestId(outcome.headers, context.scrub),
+    reason: status >= 300 && status < 400 ? 'redirect' : status === 200 ? 'malformed_body' : `http_${status}`,
+  };
   if (status === 400 || status === 422) {
     const { detail, errors } = readUpstreamDetail(outcome.body, context.scrub);
     return new Problem('invalid_query', detail, { ...upstream, errors });
@@ -58,19 +64,19 @@ function problemForResponse(
   if (status === 423) {
     return new Problem('upstream_quota_exhausted', 'Ntropy credits are exhausted', {
       ...upstream,
-      retryAfterS: QUOTA_RETRY_AFTER_S,
+      retryAfterS: context.quotaRetryAfterMs / 1000,
     });
   }
   if (status === 429) {
-    // With Retry-After a pause is on; without it, Ntropy's error guide says the quota is spent.
-    return pauseUntilMs(outcome) !== undefined
+    // With a readable Retry-After it is a rate limit; without, Ntropy's error guide says the quota is spent.
+    return retryAfterMs(outcome) !== undefined
       ? new Problem('upstream_rate_limited', 'Ntropy is rate limiting this account', {
           ...upstream,
           retryAfterS: context.pauseRemainingMs / 1000,
         })
       : new Problem('upstream_quota_exhausted', 'Ntropy quota is exhausted', {
           ...upstream,
-          retryAfterS: QUOTA_RETRY_AFTER_S,
+          retryAfterS: context.quotaRetryAfterMs / 1000,
         });
   }
   if (status >= 300 && status < 400) {

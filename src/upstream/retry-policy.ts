@@ -9,7 +9,8 @@ export type AttemptOutcome =
       body: Buffer;
       receivedAtMs: number;
     }
-  | { kind: 'timeout' }
+  /** Cut by UPSTREAM_TIMEOUT_MS, or (`byDeadline`) by the deadline of the latest request waiting for it. */
+  | { kind: 'timeout'; byDeadline?: boolean }
   | { kind: 'unreachable'; errorCode: string }
   /** The body passed the size cap; status and headers when they had arrived. */
   | { kind: 'too_large'; status: number | undefined; headers: Record<string, string | string[] | undefined> };
@@ -38,14 +39,29 @@ export function backoffMs(retryIndex: number, random: () => number): number {
   return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** retryIndex));
 }
 
-/** When upstream told us to wait, the process-wide pause ends here (counted from receipt of the response). */
-export function pauseUntilMs(outcome: AttemptOutcome): number | undefined {
+/** The Retry-After of a 429 or 503 in milliseconds from its receipt; undefined when absent or unreadable. */
+export function retryAfterMs(outcome: AttemptOutcome): number | undefined {
   if (outcome.kind !== 'response' || (outcome.status !== 429 && outcome.status !== 503)) return undefined;
-  const waitMs = parseRetryAfterMs(outcome.headers['retry-after'], outcome.receivedAtMs);
-  return waitMs === undefined ? undefined : outcome.receivedAtMs + waitMs;
+  return parseRetryAfterMs(outcome.headers['retry-after'], outcome.receivedAtMs);
 }
 
-function isRetriable(outcome: AttemptOutcome, pauseUntil: number | undefined): boolean {
+/**
+ * Only a 429's Retry-After pauses every call of the process, counted from receipt of the response
+ * (SPEC "Rate-limit-aware retries"); a 503's is that request's own wait, and a 0 pauses nothing.
+ */
+export function pauseUntilMs(outcome: AttemptOutcome): number | undefined {
+  if (outcome.kind !== 'response' || outcome.status !== 429) return undefined;
+  const waitMs = retryAfterMs(outcome);
+  return waitMs === undefined || waitMs === 0 ? undefined : outcome.receivedAtMs + waitMs;
+}
+
+/** A 423, or a 429 without a readable Retry-After: only Ntropy can lift these (SPEC quota hold). */
+export function isQuotaSpent(outcome: AttemptOutcome): boolean {
+  if (outcome.kind !== 'response') return false;
+  return outcome.status === 423 || (outcome.status === 429 && retryAfterMs(outcome) === undefined);
+}
+
+function isRetriable(outcome: AttemptOutcome): boolean {
   switch (outcome.kind) {
     case 'timeout':
     case 'unreachable':
@@ -53,18 +69,30 @@ function isRetriable(outcome: AttemptOutcome, pauseUntil: number | undefined): b
     case 'too_large':
       return false;
     case 'response':
-      // A 429 without Retry-After means the quota is spent: only Ntropy can lift it.
-      return outcome.status === 429 ? pauseUntil !== undefined : TRANSIENT_STATUSES.has(outcome.status);
+      // A 429 without a readable Retry-After means the quota is spent: only Ntropy can lift it.
+      return outcome.status === 429
+        ? retryAfterMs(outcome) !== undefined
+        : TRANSIENT_STATUSES.has(outcome.status);
   }
+}
+
+/** When the wait upstream asked for ends; undefined when it asked for none (then the backoff applies). */
+function askedUntilMs(outcome: AttemptOutcome): number | undefined {
+  const waitMs = retryAfterMs(outcome);
+  return waitMs === undefined || waitMs === 0 || outcome.kind !== 'response'
+    ? undefined
+    : outcome.receivedAtMs + waitMs;
 }
 
 export function decideRetry(context: RetryContext): RetryDecision {
   const { outcome, retriesMade, maxRetries, nowMs, deadlineAtMs, random } = context;
   const pauseUntil = pauseUntilMs(outcome);
-  if (!isRetriable(outcome, pauseUntil) || retriesMade >= maxRetries) {
+  if (!isRetriable(outcome) || retriesMade >= maxRetries) {
     return { action: 'give_up', pauseUntilMs: pauseUntil };
   }
-  const waitMs = pauseUntil === undefined ? backoffMs(retriesMade, random) : Math.max(0, pauseUntil - nowMs);
+  // SPEC: a Retry-After of 0, or one already over, means the ordinary backoff, never an immediate retry.
+  const untilMs = askedUntilMs(outcome);
+  const waitMs = untilMs !== undefined && untilMs > nowMs ? untilMs - nowMs : backoffMs(retriesMade, random);
   // SPEC: never past the deadline; a wait that would cross it means answer now.
   if (nowMs + waitMs >= deadlineAtMs) return { action: 'give_up', pauseUntilMs: pauseUntil };
   return { action: 'retry', waitMs, pauseUntilMs: pauseUntil };

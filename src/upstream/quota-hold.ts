@@ -1,0 +1,60 @@
+// The quota hold (SPEC "Rate-limit-aware retries"): after a 423 or a bare 429, one probe per interval and no other call.
+import {
+  admitCall,
+  isHeld,
+  startHold,
+  type QuotaAdmission,
+  type QuotaHoldState,
+  type QuotaSettings,
+} from './quota-policy.js';
+import { quietEvents, type UpstreamEvents } from './upstream-events.js';
+
+/** The hold as the upstream call sees it; async so that a shared implementation fits behind it. */
+export interface QuotaHold {
+  /** Admits a call; when it answers 'probe', the probe of this interval is taken. */
+  admit(nowMs: number): Promise<QuotaAdmission>;
+  /** A 423 or a bare 429 arrived: starts or renews the hold; resolves to the ms until the next probe. */
+  hold(nowMs: number): Promise<number>;
+  /** A probe got a page: the hold is over. */
+  lift(nowMs: number): Promise<void>;
+}
+
+type HoldEvents = Pick<UpstreamEvents, 'quotaHoldStarted' | 'quotaHoldEnded' | 'quotaProbe'>;
+
+export function createLocalQuotaHold(settings: QuotaSettings, events: HoldEvents = quietEvents): QuotaHold {
+  let state: QuotaHoldState | undefined;
+  // Like the pause, the end of a hold that ran out is noticed by the next call that asks.
+  function noticeExpiry(nowMs: number): void {
+    if (state !== undefined && !isHeld(state, nowMs)) {
+      state = undefined;
+      events.quotaHoldEnded('expired');
+    }
+  }
+  return {
+    admit(nowMs) {
+      noticeExpiry(nowMs);
+      const admission = admitCall(state, nowMs, settings);
+      if (admission.action === 'probe' && state !== undefined) {
+        state = { ...state, lastProbeAtMs: nowMs };
+        events.quotaProbe();
+      }
+      return Promise.resolve(admission);
+    },
+    hold(nowMs) {
+      noticeExpiry(nowMs);
+      const isRenewal = state !== undefined;
+      state = startHold(nowMs, settings);
+      events.quotaHoldStarted(state.heldUntilMs, nowMs, isRenewal);
+      const admission = admitCall(state, nowMs, settings);
+      return Promise.resolve(admission.action === 'refuse' ? admission.retryAfterMs : 0);
+    },
+    lift(nowMs) {
+      noticeExpiry(nowMs);
+      if (state !== undefined) {
+        state = undefined;
+        events.quotaHoldEnded('probe_succeeded');
+      }
+      return Promise.resolve();
+    },
+  };
+}
