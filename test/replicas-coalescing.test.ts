@@ -26,7 +26,7 @@ function useSharingReplicas(env: Record<string, string>) {
         4,
         { USER_RATE_LIMIT_PER_MIN: '0', REDIS_TIMEOUT_MS: '1000', ...env },
         {
-          envOf: (index) => (index === SHORT ? { REQUEST_DEADLINE_MS: '1500' } : {}),
+          envOf: (index): Record<string, string> => (index === SHORT ? { REQUEST_DEADLINE_MS: '1500' } : {}),
         },
       ),
     );

@@ -17,7 +17,7 @@ const BOUND_MS = REDIS_TIMEOUT_MS + UPSTREAM_DELAY_MS + MARGIN_MS;
 
 const UNAVAILABLE = 'redis unavailable: carrying on with local state';
 
-function linesSaying(replica: Replica, msg: string, fromIndex: number) {
+function linesSaying(replica: Replica, msg: string, fromIndex = 0) {
   return replica.logs
     .records()
     .slice(fromIndex)
