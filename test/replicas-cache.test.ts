@@ -1,8 +1,7 @@
 // SPEC "Replicas and shared state", page cache: a page fetched by one replica is a hit on every other, fresh and stale alike.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { describeWithRedis, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
-import { startSharingReplicas, type Replicas } from './helpers/replicas.js';
+import { createSharedClock, startSharingReplicas, type Replicas } from './helpers/replicas.js';
 
 const TTL_MS = 5000;
 const STALE_MS = 60_000;
@@ -10,14 +9,7 @@ const STALE_MS = 60_000;
 describeWithRedis('Replicas — pages shared through Redis', () => {
   let r: Replicas;
   let close: () => Promise<void>;
-  // One clock for the three replicas, moved by the tests: freshness and Age are exact.
-  const startedAtMs = Date.now();
-  let offsetMs = 0;
-  async function advanceBy(ms: number): Promise<void> {
-    offsetMs += ms;
-    // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
-    await sleep(5);
-  }
+  const { now, advanceBy } = createSharedClock();
   const upstreamCallsFor = (query: string) =>
     r.upstream.received.filter((request) => request.url === `/v3/batches?${query}`).length;
 
@@ -32,7 +24,7 @@ describeWithRedis('Replicas — pages shared through Redis', () => {
         USER_RATE_LIMIT_PER_MIN: '0',
         REDIS_TIMEOUT_MS: '1000',
       },
-      { now: () => startedAtMs + offsetMs },
+      { now },
     ));
   }, REDIS_SETUP_TIMEOUT_MS);
   afterAll(() => close());

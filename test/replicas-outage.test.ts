@@ -3,9 +3,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, type RedisServer, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
 import {
   everyReplicaReports,
+  linesSaying,
   startSharingReplicas,
   waitFor,
-  type Replica,
   type Replicas,
 } from './helpers/replicas.js';
 
@@ -16,13 +16,6 @@ const MARGIN_MS = 900;
 const BOUND_MS = REDIS_TIMEOUT_MS + UPSTREAM_DELAY_MS + MARGIN_MS;
 
 const UNAVAILABLE = 'redis unavailable: carrying on with local state';
-
-function linesSaying(replica: Replica, msg: string, fromIndex = 0) {
-  return replica.logs
-    .records()
-    .slice(fromIndex)
-    .filter((line) => line.msg === msg);
-}
 
 describeWithRedis('Replicas — Redis killed or silent while pages, locks, pauses and holds are shared', () => {
   let redis: RedisServer;

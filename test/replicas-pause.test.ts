@@ -1,12 +1,13 @@
 // SPEC "Replicas and shared state": a 429/423 seen by any replica pauses every replica; one quota probe per interval across all.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { describeWithRedis, type RedisServer, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
-import { startSharingReplicas, waitFor, type Replica, type Replicas } from './helpers/replicas.js';
-
-function linesSaying(replica: Replica, msg: string): Record<string, unknown>[] {
-  return replica.logs.records().filter((line) => String(line.msg).startsWith(msg));
-}
+import {
+  createSharedClock,
+  linesSaying,
+  startSharingReplicas,
+  waitFor,
+  type Replicas,
+} from './helpers/replicas.js';
 
 function codeOf(res: { body: string }): unknown {
   return (JSON.parse(res.body) as { code?: unknown }).code;
@@ -16,13 +17,7 @@ describeWithRedis('Replicas — the Retry-After pause and the quota hold through
   let redis: RedisServer;
   let r: Replicas;
   let close: () => Promise<void>;
-  // One frozen clock for the three replicas: it moves only when a test moves it.
-  const startedAtMs = Date.now();
-  let offsetMs = 0;
-  async function advanceBy(ms: number): Promise<void> {
-    offsetMs += ms;
-    await sleep(5);
-  }
+  const { now, advanceBy } = createSharedClock();
   let query = 0;
   /** A query no test asked before: nothing cached, nothing in flight. */
   const fresh = () => `/v3/batches?limit=${(query += 1)}`;
@@ -38,7 +33,7 @@ describeWithRedis('Replicas — the Retry-After pause and the quota hold through
         USER_RATE_LIMIT_PER_MIN: '0',
         REDIS_TIMEOUT_MS: '1000',
       },
-      { now: () => startedAtMs + offsetMs },
+      { now },
     ));
   }, REDIS_SETUP_TIMEOUT_MS);
   afterAll(() => close());

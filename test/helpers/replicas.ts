@@ -96,6 +96,31 @@ export async function startReplicas(count: number, options: ReplicasOptions = {}
   };
 }
 
+/**
+ * One clock for several replicas that moves only when the test moves it: freshness, Age and pauses are
+ * then exact. Redis and the proxy's own timers still run on real time.
+ */
+export function createSharedClock(): { now: () => number; advanceBy: (ms: number) => Promise<void> } {
+  const startedAtMs = Date.now();
+  let offsetMs = 0;
+  return {
+    now: () => startedAtMs + offsetMs,
+    async advanceBy(ms) {
+      offsetMs += ms;
+      // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+  };
+}
+
+/** The log records of `replica` from `fromIndex` on whose message starts with `msg`. */
+export function linesSaying(replica: Replica, msg: string, fromIndex = 0): Record<string, unknown>[] {
+  return replica.logs
+    .records()
+    .slice(fromIndex)
+    .filter((line) => String(line.msg).startsWith(msg));
+}
+
 /** Polls `check` until it holds; fails after `timeoutMs` (a bound for a broken build, not a timing claim). */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
