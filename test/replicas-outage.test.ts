@@ -1,13 +1,20 @@
 // SPEC "Replicas and shared state": with pages, locks, pauses and holds in Redis, a dead or silent Redis still costs no request more than one bound.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithRedis, type RedisServer, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
+import {
+  describeWithRedis,
+  startRedisServer,
+  type RedisServer,
+  REDIS_SETUP_TIMEOUT_MS,
+} from './helpers/redis-server.js';
 import {
   everyReplicaReports,
   linesSaying,
+  startReplicas,
   startSharingReplicas,
   waitFor,
   type Replicas,
 } from './helpers/replicas.js';
+import { startTcpRelay, type TcpRelay } from './helpers/tcp-relay.js';
 
 const REDIS_TIMEOUT_MS = 1000;
 const UPSTREAM_DELAY_MS = 20;
@@ -97,5 +104,49 @@ describeWithRedis('Replicas — Redis killed or silent while pages, locks, pause
     // Nothing else needs to happen: the checks find Redis answering again.
     await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
     await expectSharing();
+  }, 30_000);
+});
+
+describeWithRedis('Replicas — an owner whose own Redis calls time out', () => {
+  let redis: RedisServer;
+  let relay: TcpRelay;
+  let r: Replicas;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    relay = await startTcpRelay(redis.port);
+    // Replica 0 reaches Redis through a relay the test can stall; replica 1 directly.
+    r = await startReplicas(2, {
+      env: { REDIS_TIMEOUT_MS: '1000', USER_RATE_LIMIT_PER_MIN: '0' },
+      envOf: (index): Record<string, string> => ({
+        REDIS_URL: index === 0 ? `redis://127.0.0.1:${relay.port}` : redis.url,
+      }),
+    });
+    await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
+  }, REDIS_SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await r.close();
+    await relay.close();
+    await redis.stop();
+  });
+
+  it("still hands its page to the waiters on other replicas, rather than leaving them the lock's lease", async () => {
+    const [owner, waiter] = r.replicas;
+    r.upstream.enqueue({ delayMs: 800 });
+    const owned = owner!.get('/v3/batches?limit=41', 'u');
+    await waitFor(() => Promise.resolve(r.upstream.received.length === 1));
+    const waited = waiter!.get('/v3/batches?limit=41', 'u');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The owner's next Redis call (storing the page) times out: it skips Redis from then on.
+    relay.stall();
+    const ownerAnswer = await owned;
+    expect(ownerAnswer.status).toBe(200);
+    expect(await owner!.metric('ntropy_bff_redis_up')).toBe(0);
+    relay.resume();
+    const waiterAnswer = await waited;
+    expect(waiterAnswer.status).toBe(200);
+    expect(waiterAnswer.headers.get('cache-status')).toBe(
+      'ntropy-bff; fwd=uri-miss; fwd-status=200; stored; collapsed',
+    );
+    expect(r.upstream.received).toHaveLength(1);
   }, 30_000);
 });

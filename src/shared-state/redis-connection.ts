@@ -23,7 +23,7 @@ export interface RedisConnection {
    * Runs one Redis operation within timeoutMs. Rejects at once while Redis is not connected, and on
    * any failure or timeout, so the caller carries on with its local state (SPEC "Replicas and shared state").
    */
-  run<T>(operation: (send: SendCommand) => Promise<T>): Promise<T>;
+  run<T>(operation: (send: SendCommand) => Promise<T>, options?: RunOptions): Promise<T>;
   /**
    * Hands each message published on `channel` to `listener`, over a connection of its own (Redis
    * requires one for pub/sub); resubscribes after reconnects. Messages may be lost: callers also poll.
@@ -32,6 +32,14 @@ export interface RedisConnection {
   /** Starts connecting in the background; safe to call more than once. */
   connect(): void;
   close(): Promise<void>;
+}
+
+export interface RunOptions {
+  /**
+   * No request waits for this call (a lock renewal, an outcome other replicas wait for): it is tried
+   * even while the breaker is open, since it costs no request any time and others depend on it.
+   */
+  isBackground?: boolean;
 }
 
 /** Sends one command; with `asBuffers` its bulk strings come back as Buffers (page bodies, byte for byte). */
@@ -121,8 +129,9 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
   let isStarted = false;
 
   return {
-    async run(operation) {
-      if (!client.isReady || breaker.isOpen) throw new Error('redis is not answering');
+    async run(operation, runOptions) {
+      const isSkipped = breaker.isOpen && runOptions?.isBackground !== true;
+      if (!client.isReady || isSkipped) throw new Error('redis is not answering');
       let timer: NodeJS.Timeout | undefined;
       // The whole operation is bounded too: one call may send more than one command.
       const timedOut = new Promise<never>((_resolve, reject) => {
