@@ -6,16 +6,15 @@ import { Pool } from 'undici';
 import { median } from './compare.js';
 import { requestAll } from './load.js';
 import { findFreePort, SERVER_CORE, spawnPinned, type Server } from './processes.js';
-import { printTable } from './report.js';
 import { startProxy, startStandIn, withServer, type Auth } from './servers.js';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).error === undefined;
 /** Distinct pages per round: each is seen once through Redis (a replica's first sight) and once from L1. */
-const PAGES = 1000;
-const ROUNDS = 3;
-const CONCURRENCY = 16;
-const BURST_SIZE = 300;
-const BURST_DELAY_MS = 100;
+export const PAGES = 1000;
+export const ROUNDS = 3;
+export const CONCURRENCY = 16;
+export const BURST_SIZE = 300;
+export const BURST_DELAY_MS = 100;
 const CACHED = { CACHE_TTL_MS: '3600000', CACHE_MAX_ENTRIES: '10000' };
 
 /** A redis-server on the server core, without persistence, as the tests start it. */
@@ -99,6 +98,12 @@ async function timedRequests(origin: string, paths: string[], token: string): Pr
   return { rps: paths.length / elapsedS, p50Ms: at(0.5), p99Ms: at(0.99), cache };
 }
 
+/** Redis calls that failed or timed out in this replica so far (0 without REDIS_URL). */
+async function readRedisErrors(server: Server): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^ntropy_bff_redis_errors_total (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
 async function readCalls(standIn: Server): Promise<number> {
   return ((await (await fetch(`${standIn.url}/__calls`)).json()) as { calls: number }).calls;
 }
@@ -121,7 +126,9 @@ async function spreadBurst(standIn: Server, servers: Server[], path: string, tok
   );
   const elapsedMs = performance.now() - started;
   await Promise.all(pools.map((pool) => pool.close()));
+  const redisErrors = await Promise.all(servers.map((server) => readRedisErrors(server)));
   return {
+    redisErrors: redisErrors.reduce((sum, count) => sum + count, 0),
     replicas: servers.length,
     ok: answers.filter(({ status }) => status === 200).length,
     upstreamCalls: (await readCalls(standIn)) - callsBefore,
@@ -190,68 +197,4 @@ export async function benchReplicas(auth: Auth) {
   } finally {
     redis.stop();
   }
-}
-
-export type ReplicasFigures = Awaited<ReturnType<typeof benchReplicas>>;
-
-export function printReplicas(figures: ReplicasFigures): void {
-  const { hit, burst } = figures;
-  const row = (name: string, run: ReplicasFigures['hit']['single']) => [
-    name,
-    Math.round(run.rps).toLocaleString('en-US'),
-    run.p50Ms.toFixed(2),
-    run.p99Ms.toFixed(2),
-    String(run.notHits),
-  ];
-  printTable(
-    [
-      `6 replicas: hit (${figures.pages} pages, c=${CONCURRENCY}, undici; median of ${ROUNDS})`,
-      'req/s',
-      'p50 ms',
-      'p99 ms',
-      'not HIT',
-    ],
-    [
-      row('one process, its own cache (L1)', hit.single),
-      row('replica, its own copy (L1)', hit.l1),
-      row("replica, first sight of another's page (Redis)", hit.l2),
-    ],
-  );
-  printTable(
-    [
-      `6 replicas: burst (${BURST_SIZE} identical at once, upstream ${BURST_DELAY_MS} ms)`,
-      'upstream calls',
-      'joined',
-      'hits',
-      '200s',
-      'elapsed ms',
-    ],
-    [burst.single, burst.replicas].map((run) => [
-      run.replicas === 1 ? 'one process' : `spread over ${run.replicas} replicas`,
-      String(run.upstreamCalls),
-      String(run.collapsed),
-      String(run.hits),
-      String(run.ok),
-      run.elapsedMs.toFixed(0),
-    ]),
-  );
-}
-
-export function summarizeReplicas({ hit, burst }: ReplicasFigures): string {
-  return (
-    `hit via Redis ${(hit.l2.rps / hit.single.rps).toFixed(2)}× one process (L1 copy ${(hit.l1.rps / hit.single.rps).toFixed(2)}×); ` +
-    `burst of ${BURST_SIZE} over 3 replicas: ${burst.replicas.upstreamCalls} upstream call in ${burst.replicas.elapsedMs.toFixed(0)} ms`
-  );
-}
-
-/** Answers that were not hits, or not 200: such a run measured something else. */
-export function countReplicaErrors({ hit, burst }: ReplicasFigures): number {
-  return (
-    hit.single.notHits +
-    hit.l1.notHits +
-    hit.l2.notHits +
-    2 * BURST_SIZE -
-    burst.single.ok -
-    burst.replicas.ok
-  );
 }

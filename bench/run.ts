@@ -6,13 +6,8 @@ import { benchFaults, FAULTS, FAULT_TTL_MS } from './faults.js';
 import { hasWrk } from './load.js';
 import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
 import { countErrors, judgeTargets, printFaults, printReport, summarize, summarizeFaults } from './report.js';
-import {
-  benchReplicas,
-  countReplicaErrors,
-  hasRedisServer,
-  printReplicas,
-  summarizeReplicas,
-} from './replicas.js';
+import { benchReplicas, hasRedisServer } from './replicas.js';
+import { countReplicaErrors, printReplicas, summarizeReplicas } from './replicas-report.js';
 import { benchBurst, benchCacheHit, benchMemory, benchMissPath } from './scenarios.js';
 import { createAuths } from './servers.js';
 
