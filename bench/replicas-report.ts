@@ -11,6 +11,7 @@ export function printReplicas(figures: ReplicasFigures): void {
     Math.round(run.rps).toLocaleString('en-US'),
     run.p50Ms.toFixed(2),
     run.p99Ms.toFixed(2),
+    run.cpuUsPerRequest.toFixed(0),
     String(run.notHits),
   ];
   printTable(
@@ -19,6 +20,7 @@ export function printReplicas(figures: ReplicasFigures): void {
       'req/s',
       'p50 ms',
       'p99 ms',
+      'CPU µs/req',
       'not HIT',
     ],
     [
@@ -51,7 +53,8 @@ export function printReplicas(figures: ReplicasFigures): void {
 
 export function summarizeReplicas({ hit, burst }: ReplicasFigures): string {
   return (
-    `hit via Redis ${(hit.l2.rps / hit.single.rps).toFixed(2)}× one process (L1 copy ${(hit.l1.rps / hit.single.rps).toFixed(2)}×); ` +
+    `hit via Redis ${(hit.l2.rps / hit.single.rps).toFixed(2)}× one process's req/s, ${hit.l2.cpuUsPerRequest.toFixed(0)} against ${hit.single.cpuUsPerRequest.toFixed(0)} CPU µs/req ` +
+    `(L1 copy ${(hit.l1.rps / hit.single.rps).toFixed(2)}×); ` +
     `burst of ${BURST_SIZE} over 3 replicas: ${burst.replicas.upstreamCalls} upstream call in ${burst.replicas.elapsedMs.toFixed(0)} ms`
   );
 }

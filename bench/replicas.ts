@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { median } from './compare.js';
 import { requestAll } from './load.js';
-import { findFreePort, SERVER_CORE, spawnPinned, type Server } from './processes.js';
+import { findFreePort, readCpuSeconds, SERVER_CORE, spawnPinned, type Server } from './processes.js';
 import { startProxy, startStandIn, withServer, type Auth } from './servers.js';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).error === undefined;
@@ -18,7 +18,7 @@ export const BURST_DELAY_MS = 100;
 const CACHED = { CACHE_TTL_MS: '3600000', CACHE_MAX_ENTRIES: '10000' };
 
 /** A redis-server on the server core, without persistence, as the tests start it. */
-async function startRedis(): Promise<{ url: string; stop: () => void }> {
+async function startRedis(): Promise<{ url: string; pid: number; stop: () => void }> {
   const port = await findFreePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   const child = spawnPinned(SERVER_CORE, 'redis-server', args);
@@ -27,7 +27,7 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
     if (Date.now() > giveUpAt) throw new Error('redis-server did not answer PING');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid ?? 0, stop: () => child.kill('SIGKILL') };
 }
 
 function answersPing(port: number): Promise<boolean> {
@@ -62,12 +62,16 @@ interface Timed {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU of the processes that served the run (the proxy, and Redis when it took part), per request. */
+  cpuUsPerRequest: number;
   /** Answers by X-Cache: all must be HIT for the run to count. */
   cache: Record<string, number>;
 }
 
-/** Requests each path once, `CONCURRENCY` at a time, timing each answer. */
-async function timedRequests(origin: string, paths: string[], token: string): Promise<Timed> {
+/** Requests each path once, `CONCURRENCY` at a time, timing each answer; `pids` serve them. */
+async function timedRequests(origin: string, paths: string[], token: string, pids: number[]): Promise<Timed> {
+  const cpuSeconds = () => pids.reduce((sum, pid) => sum + readCpuSeconds(pid), 0);
+  const cpuBefore = cpuSeconds();
   const pool = new Pool(origin, { connections: CONCURRENCY });
   const latenciesMs: number[] = [];
   const cache: Record<string, number> = {};
@@ -95,7 +99,8 @@ async function timedRequests(origin: string, paths: string[], token: string): Pr
   latenciesMs.sort((a, b) => a - b);
   const at = (share: number) =>
     latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(share * latenciesMs.length))] ?? NaN;
-  return { rps: paths.length / elapsedS, p50Ms: at(0.5), p99Ms: at(0.99), cache };
+  const cpuUsPerRequest = ((cpuSeconds() - cpuBefore) * 1e6) / paths.length;
+  return { rps: paths.length / elapsedS, p50Ms: at(0.5), p99Ms: at(0.99), cpuUsPerRequest, cache };
 }
 
 /** Redis calls that failed or timed out in this replica so far (0 without REDIS_URL). */
@@ -153,16 +158,18 @@ export async function benchReplicas(auth: Auth) {
           await Promise.all(
             [single, a!].map((proxy) => requestAll(proxy.url, paths, auth.token, CONCURRENCY)),
           );
-          runs.l2.push(await timedRequests(b!.url, paths, auth.token));
+          runs.l2.push(await timedRequests(b!.url, paths, auth.token, [b!.pid, redis.pid]));
           // The two L1 runs take turns going first.
           for (const which of round % 2 === 0 ? (['l1', 'single'] as const) : (['single', 'l1'] as const)) {
-            runs[which].push(await timedRequests((which === 'l1' ? b! : single).url, paths, auth.token));
+            const proxy = which === 'l1' ? b! : single;
+            runs[which].push(await timedRequests(proxy.url, paths, auth.token, [proxy.pid]));
           }
         }
         const summarize = (timed: Timed[]) => ({
           rps: median(timed.map((run) => run.rps)),
           p50Ms: median(timed.map((run) => run.p50Ms)),
           p99Ms: median(timed.map((run) => run.p99Ms)),
+          cpuUsPerRequest: median(timed.map((run) => run.cpuUsPerRequest)),
           notHits: timed.reduce((sum, run) => sum + PAGES - (run.cache.HIT ?? 0), 0),
         });
         return { single: summarize(runs.single), l1: summarize(runs.l1), l2: summarize(runs.l2) };
