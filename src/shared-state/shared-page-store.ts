@@ -5,8 +5,6 @@ import { decodePageEntry, encodePageEntry, type PageEntry } from './page-entry.j
 import type { RedisConnection } from './redis-connection.js';
 
 export interface SharedPageStore extends PageStore {
-  /** The entry Redis holds for `key` (fresh or stale); undefined when none, or when Redis cannot answer. */
-  readShared(key: string): Promise<PageEntry | undefined>;
   /** Copies an entry read from Redis into L1, fresh until the shared entry stops being fresh. */
   keepLocally(key: string, entry: PageEntry): void;
 }
@@ -34,6 +32,7 @@ export function createSharedPageStore(options: SharedPageStoreOptions): SharedPa
     local.keep(key, entry.page, entry.freshUntilMs);
   }
 
+  /** The entry Redis holds for `key` (fresh or stale); undefined when none, or when Redis cannot answer. */
   async function readShared(key: string): Promise<PageEntry | undefined> {
     const value = await connection
       .run((send) => send(['GET', pageKey(keyPrefix, key)], { asBuffers: true }))
@@ -53,7 +52,6 @@ export function createSharedPageStore(options: SharedPageStoreOptions): SharedPa
   }
 
   return {
-    readShared,
     keepLocally,
     getFresh: (key) => local.getFresh(key),
     async getKept(key) {
