@@ -149,4 +149,23 @@ describeWithRedis('Replicas — an owner whose own Redis calls time out', () => 
     );
     expect(r.upstream.received).toHaveLength(1);
   }, 30_000);
+  it('releases a lock its claim took though the claim timed out, rather than leaving it to the lease', async () => {
+    const [owner, waiter] = r.replicas;
+    await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
+    r.upstream.reset();
+    r.upstream.enqueue({ delayMs: 1500 });
+    // The owner's claim reaches Redis only after the owner gave up on it: it calls upstream on its own...
+    relay.stall();
+    const owned = owner!.get('/v3/batches?limit=42', 'u');
+    await waitFor(() => Promise.resolve(r.upstream.received.length === 1));
+    relay.resume();
+    // ...while the lock its claim took makes the other replica wait on it.
+    await waitFor(async () => (await redis.dump()).has('ntropy-bff:lock:limit=42'));
+    const waited = waiter!.get('/v3/batches?limit=42', 'u');
+    expect((await owned).status).toBe(200);
+    const waiterAnswer = await waited;
+    expect(waiterAnswer.status).toBe(200);
+    expect(waiterAnswer.headers.get('cache-status')).toMatch(/; collapsed$/);
+    expect(r.upstream.received).toHaveLength(1);
+  }, 30_000);
 });
