@@ -124,6 +124,7 @@ describeWithRedis('Replicas — an owner whose own Redis calls time out', () => 
     await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
   }, REDIS_SETUP_TIMEOUT_MS);
   afterAll(async () => {
+    relay.resume();
     await r.close();
     await relay.close();
     await redis.stop();
@@ -152,16 +153,18 @@ describeWithRedis('Replicas — an owner whose own Redis calls time out', () => 
   it('releases a lock its claim took though the claim timed out, rather than leaving it to the lease', async () => {
     const [owner, waiter] = r.replicas;
     await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
+    // A flight first, so that the owner's scripts are loaded and its claim is one command.
+    expect((await owner!.get('/v3/batches?limit=43', 'u')).status).toBe(200);
     r.upstream.reset();
     r.upstream.enqueue({ delayMs: 1500 });
-    // The owner's claim reaches Redis only after the owner gave up on it: it calls upstream on its own...
-    relay.stall();
+    // Redis takes the owner's claim, but its answer comes too late: the owner calls upstream on its own...
+    relay.stall('replies');
     const owned = owner!.get('/v3/batches?limit=42', 'u');
     await waitFor(() => Promise.resolve(r.upstream.received.length === 1));
-    relay.resume();
     // ...while the lock its claim took makes the other replica wait on it.
-    await waitFor(async () => (await redis.dump()).has('ntropy-bff:lock:limit=42'));
+    expect((await redis.dump()).has('ntropy-bff:lock:limit=42')).toBe(true);
     const waited = waiter!.get('/v3/batches?limit=42', 'u');
+    relay.resume();
     expect((await owned).status).toBe(200);
     const waiterAnswer = await waited;
     expect(waiterAnswer.status).toBe(200);
