@@ -1,7 +1,7 @@
 // One query's flight in Redis: look for a fresh page or claim the lock, renew it, announce the outcome, read both.
 import { decodeOutcome, encodeOutcome, type FlightOutcome } from './flight-outcome.js';
 import { decodePageEntry, type PageEntry } from './page-entry.js';
-import type { RedisConnection } from './redis-connection.js';
+import { describeRedisError, type RedisConnection } from './redis-connection.js';
 import { defineScript } from './redis-script.js';
 import { pageKey } from './shared-page-store.js';
 
@@ -19,9 +19,14 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'mine'}
 return {'owner', redis.call('GET', KEYS[2])}
 `);
 
-/** Writes the outcome, tells the waiters, and (ARGV[6] = '1') frees the lock if this owner still holds it. */
+/**
+ * Writes the outcome and tells the waiters; frees the lock if this owner holds it (ARGV[6] = '1'); and
+ * writes nothing unless it holds it (ARGV[7] = '1', for an owner whose claim's answer never came).
+ */
 const ANNOUNCE = defineScript(`
-if ARGV[6] == '1' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local isHolder = redis.call('GET', KEYS[1]) == ARGV[1]
+if ARGV[7] == '1' and not isHolder then return 0 end
+if ARGV[6] == '1' and isHolder then redis.call('DEL', KEYS[1]) end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
@@ -34,6 +39,7 @@ return 0
 
 /** Renewals and announcements: nobody waits for them, and other replicas depend on them. */
 const BACKGROUND = { isBackground: true };
+const UNKNOWN = Symbol('unknown');
 
 export type Claim =
   /** A fresh page another replica stored: a hit. */
@@ -41,7 +47,9 @@ export type Claim =
   /** This flight holds the lock: it calls upstream. */
   | { kind: 'mine' }
   /** Another flight holds it: wait for its outcome. */
-  | { kind: 'owner'; owner: string };
+  | { kind: 'owner'; owner: string }
+  /** The claim's answer never came (a timeout): Redis may have run it, so this flight may hold the lock. */
+  | { kind: 'unknown' };
 
 export interface FlightKeysOptions {
   connection: RedisConnection;
@@ -67,7 +75,8 @@ export function createFlightKeys(options: FlightKeysOptions) {
         .run((send) =>
           LOOK_OR_CLAIM(send, keys, [String(now()), owner, String(leaseMs)], { asBuffers: true }),
         )
-        .catch(() => undefined);
+        .catch((error: unknown) => (describeRedisError(error) === 'timeout' ? UNKNOWN : undefined));
+      if (reply === UNKNOWN) return { kind: 'unknown' };
       if (!Array.isArray(reply)) return undefined;
       const [kind, value] = reply as unknown[];
       switch (String(kind)) {
@@ -89,11 +98,20 @@ export function createFlightKeys(options: FlightKeysOptions) {
         .run((send) => RENEW(send, [lockKey(query)], [owner, String(leaseMs)]), BACKGROUND)
         .catch(() => {});
     },
-    /** Writes `outcome` for `lifeMs`, publishes a notice, and when `isFinal` frees the owner's lock. */
-    async announce(query: string, outcome: FlightOutcome, lifeMs: number, isFinal: boolean): Promise<void> {
+    /**
+     * Writes `outcome` for `lifeMs` and publishes a notice; `isFinal` frees the owner's lock, and
+     * `isHolderOnly` writes nothing unless the owner holds it.
+     */
+    async announce(
+      query: string,
+      outcome: FlightOutcome,
+      lifeMs: number,
+      flags: { isFinal: boolean; isHolderOnly: boolean },
+    ): Promise<void> {
       const keys = [lockKey(query), outcomeKey(query)];
       const life = String(Math.max(1, Math.ceil(lifeMs)));
-      const args = [outcome.owner, encodeOutcome(outcome), life, channel, query, isFinal ? '1' : '0'];
+      const [isFinal, isHolderOnly] = [flags.isFinal ? '1' : '0', flags.isHolderOnly ? '1' : '0'];
+      const args = [outcome.owner, encodeOutcome(outcome), life, channel, query, isFinal, isHolderOnly];
       await connection.run((send) => ANNOUNCE(send, keys, args), BACKGROUND).catch(() => {});
     },
     /** The lock's holder and the last outcome written; undefined when Redis cannot answer. */

@@ -143,6 +143,8 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
       const pending = operation(send);
       try {
         const result = await Promise.race([pending, timedOut]);
+        // Redis answered (a background call may, while others are skipped): it is up, and used again.
+        breaker.close();
         health.reportUp();
         return result;
       } catch (error) {

@@ -37,8 +37,12 @@ export function createSharedFlights(options: SharedFlightsOptions): ShareFlight 
   const notices = createFlightNotices();
   connection.subscribe(keys.channel, (query) => notices.notify(query));
 
-  async function lead(flight: SharedFlight, owner: string): Promise<CallResult> {
+  /** Calls upstream as the lock's owner; `isClaimUnknown`: the claim's answer never came, so maybe not. */
+  async function lead(flight: SharedFlight, owner: string, isClaimUnknown = false): Promise<CallResult> {
     const { key, call } = flight;
+    // An owner that is not sure it holds the lock announces only if it does (the others follow the holder).
+    const announce = (outcome: FlightOutcome, lifeMs: number, isFinal: boolean) =>
+      keys.announce(key, outcome, lifeMs, { isFinal, isHolderOnly: isClaimUnknown });
     const renewal = setInterval(() => void keys.renew(key, owner), leaseMs / 4);
     renewal.unref();
     try {
@@ -48,12 +52,12 @@ export function createSharedFlights(options: SharedFlightsOptions): ShareFlight 
         releaseBefore(untilMs, problem) {
           call.releaseBefore?.(untilMs, problem);
           const waiting = { owner, kind: 'waiting' as const, untilMs, problem: shareProblem(problem, now()) };
-          void keys.announce(key, waiting, untilMs - now() + leaseMs, false);
+          void announce(waiting, untilMs - now() + leaseMs, false);
         },
       });
       const { page, isStored } = result;
       // Not awaited: this replica's requests have their page; the announcement is for the others.
-      void keys.announce(key, { owner, kind: 'page', page, isStored }, leaseMs, true);
+      void announce({ owner, kind: 'page', page, isStored }, leaseMs, true);
       return result;
     } catch (error) {
       // Nobody waits any more, or the owner's own deadline ran out: the others may still have time.
@@ -61,7 +65,7 @@ export function createSharedFlights(options: SharedFlightsOptions): ShareFlight 
       const outcome: FlightOutcome = isShared
         ? { owner, kind: 'failed', problem: shareProblem(error, now()) }
         : { owner, kind: 'released' };
-      void keys.announce(key, outcome, leaseMs, true);
+      void announce(outcome, leaseMs, true);
       throw error;
     } finally {
       clearInterval(renewal);
@@ -112,6 +116,8 @@ export function createSharedFlights(options: SharedFlightsOptions): ShareFlight 
       const claim = await keys.lookOrClaim(key, owner);
       if (claim === undefined) return flight.callHere(call);
       if (claim.kind === 'mine') return lead(flight, owner);
+      // Redis may have taken the claim after all: if it did, the others must not wait out the lease.
+      if (claim.kind === 'unknown') return lead(flight, owner, true);
       if (claim.kind === 'page') {
         const { entry } = claim;
         pages.keepLocally(key, entry);
