@@ -6,6 +6,8 @@ import { benchFaults, FAULTS, FAULT_TTL_MS } from './faults.js';
 import { hasWrk } from './load.js';
 import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
 import { countErrors, judgeTargets, printFaults, printReport, summarize, summarizeFaults } from './report.js';
+import { benchReplicas, hasRedisServer } from './replicas.js';
+import { countReplicaErrors, printReplicas, summarizeReplicas } from './replicas-report.js';
 import { benchBurst, benchCacheHit, benchMemory, benchMissPath } from './scenarios.js';
 import { createAuths } from './servers.js';
 
@@ -29,7 +31,24 @@ async function main(): Promise<void> {
   const auths = createAuths();
   const hs256 = auths.find((auth) => auth.algorithm === 'HS256');
   if (hs256 === undefined) throw new Error('no HS256 token');
-  const faultsOnly = parseArgs({ options: { only: { type: 'string' } } }).values.only === 'faults';
+  const only = parseArgs({ options: { only: { type: 'string' } } }).values.only;
+  const faultsOnly = only === 'faults';
+  if (only === 'replicas') {
+    // `npm run bench -- --only replicas`: scenario 6 alone.
+    if (!hasRedisServer)
+      throw new Error('redis-server is not installed; install it with `apt-get install redis-server`');
+    console.log('bench: 6 replicas (three proxies and one redis-server) ...');
+    const replicas = await benchReplicas(hs256);
+    printReplicas(replicas);
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    console.log(
+      `\nbench: replicas: ${summarizeReplicas(replicas)} (${elapsedS.toFixed(0)} s) [${source.commit}, ${changes}]`,
+    );
+    const results = { date: new Date().toISOString(), machine, source, replicas, elapsedS };
+    writeFileSync(`${RESULTS_DIR}replicas.json`, `${JSON.stringify(results, null, 2)}\n`);
+    if (countReplicaErrors(replicas) > 0) process.exitCode = 1;
+    return;
+  }
   const describeFaults =
     `${FAULTS.rate503 * 100} % 503, ${FAULTS.rate429 * 100} % 429 Retry-After: ${FAULTS.retryAfterS}, ` +
     `CACHE_TTL_MS=${FAULT_TTL_MS}, CACHE_STALE_IF_ERROR_MS default vs 0`;
@@ -59,17 +78,33 @@ async function main(): Promise<void> {
   const memory = await benchMemory(hs256);
   console.log(`bench: 5/5 faults (${describeFaults}) ...`);
   const faults = await benchFaults(hs256);
+  // Scenario 6 needs a redis-server; without one it is left out, and says so.
+  console.log(
+    hasRedisServer ? 'bench: 6 replicas ...' : 'bench: 6 replicas SKIPPED (redis-server not installed)',
+  );
+  const replicas = hasRedisServer ? await benchReplicas(hs256) : undefined;
 
   const figures = { hit, miss, burst, memory, faults };
   const targets = judgeTargets(figures);
   const errors = countErrors(figures);
   const elapsedS = (Date.now() - startedAt) / 1000;
   printReport(figures, targets);
+  if (replicas !== undefined) printReplicas(replicas);
   console.log(`\n${summarize(figures, targets, errors, elapsedS)} [${source.commit}, ${changes}]`);
-  const results = { date: new Date().toISOString(), machine, source, ...figures, targets, errors, elapsedS };
+  if (replicas !== undefined) console.log(`bench: replicas: ${summarizeReplicas(replicas)}`);
+  const results = {
+    date: new Date().toISOString(),
+    machine,
+    source,
+    ...figures,
+    replicas,
+    targets,
+    errors,
+    elapsedS,
+  };
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   console.log('bench: raw figures in bench/results/latest.json');
-  if (errors > 0) process.exitCode = 1;
+  if (errors > 0 || (replicas !== undefined && countReplicaErrors(replicas) > 0)) process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {

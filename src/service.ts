@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createTokenVerifier } from './http/token-verifier.js';
 import { createMetrics } from './metrics.js';
 import { createRedisConnection } from './shared-state/redis-connection.js';
+import { shareAcrossReplicas } from './shared-state/share-across-replicas.js';
 import { createSharedLimitStore } from './shared-state/shared-limit-store.js';
 import { createConcurrencyLimiter } from './upstream/concurrency-limiter.js';
 import { createNtropyClient } from './upstream/ntropy-client.js';
@@ -31,6 +32,7 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
   // SPEC "Replicas and shared state": with REDIS_URL, what replicas share goes through one connection.
   const redis = config.redis && {
     keyPrefix: config.redis.keyPrefix,
+    timeoutMs: config.redis.timeoutMs,
     connection: createRedisConnection({
       url: config.redis.url,
       timeoutMs: config.redis.timeoutMs,
@@ -39,8 +41,33 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     }),
   };
   const events = combineListeners(metrics.upstreamListener, createUpstreamLog(options.logger));
-  // The pause, the quota hold and the page store are this process's own; each sits behind an
-  // interface that a store shared by several replicas can implement too.
+  const quotaSettings = {
+    holdMs: config.upstream.quotaHoldMs,
+    probeIntervalMs: config.upstream.quotaProbeIntervalMs,
+  };
+  // The pause, the quota hold and the page store are this process's own; with REDIS_URL each is put
+  // behind its shared version, which falls back to it whenever Redis cannot answer.
+  const local = {
+    gate: createLocalPauseGate(events),
+    quota: createLocalQuotaHold(quotaSettings, events),
+    pages: createLocalPageStore({
+      ttlMs: config.cache.ttlMs,
+      staleIfErrorMs: config.cache.staleIfErrorMs,
+      maxEntries: config.cache.maxEntries,
+      maxBytes: config.cache.maxBytes,
+      now,
+    }),
+  };
+  const upstreamState = redis
+    ? shareAcrossReplicas(local, {
+        connection: redis.connection,
+        keyPrefix: redis.keyPrefix,
+        timeoutMs: redis.timeoutMs,
+        cache: config.cache,
+        quota: quotaSettings,
+        now,
+      })
+    : { ...local, share: undefined };
   const client = createNtropyClient({
     baseUrl: config.ntropyBaseUrl,
     apiKey: config.ntropyApiKey,
@@ -48,25 +75,17 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     timeoutMs: config.upstream.timeoutMs,
     maxRetries: config.upstream.maxRetries,
     proxy: config.upstream.proxy,
-    gate: createLocalPauseGate(events),
-    quota: createLocalQuotaHold(
-      { holdMs: config.upstream.quotaHoldMs, probeIntervalMs: config.upstream.quotaProbeIntervalMs },
-      events,
-    ),
+    gate: upstreamState.gate,
+    quota: upstreamState.quota,
     limiter: createConcurrencyLimiter(config.upstream.maxConcurrency, events),
     events,
     now,
     ...(options.random ? { random: options.random } : {}),
   });
   const pageCache = createPageCache({
-    store: createLocalPageStore({
-      ttlMs: config.cache.ttlMs,
-      staleIfErrorMs: config.cache.staleIfErrorMs,
-      maxEntries: config.cache.maxEntries,
-      maxBytes: config.cache.maxBytes,
-      now,
-    }),
+    store: upstreamState.pages,
     load: (queryString, call) => client.fetchPage({ queryString, ...call }),
+    share: upstreamState.share,
     events,
     now,
   });

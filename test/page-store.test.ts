@@ -76,3 +76,29 @@ describe('the page store — fresh, then stale, then gone', () => {
     expect((await store.getKept('b'))?.page.upstreamRequestId).toBe('b');
   });
 });
+
+describe('the page store — a copy of a page another replica shared', () => {
+  it.each<[number, number, number | undefined, number | undefined]>([
+    // [shared entry fresh for (ms after copying), ms after copying, freshness left, stale for]
+    [400, 0, 400, -400],
+    [400, 399, 1, -1],
+    [400, 400, undefined, 0],
+    [400, 5399, undefined, 4999],
+    [400, 5400, undefined, undefined],
+    [-2000, 0, undefined, 2000],
+  ])(
+    'fresh for %i ms in the shared entry, %i ms after the copy: fresh for %s ms more, kept stale for %s ms',
+    async (sharedFreshForMs, afterMs, ttlLeftMs, staleForMs) => {
+      const { store, moveTo } = storeAt();
+      expect(store.keep('k', pageOf('a'), 1_000_000 + sharedFreshForMs)).toBe(true);
+      await moveTo(afterMs);
+      expect(store.getFresh('k')?.ttlLeftMs).toBe(ttlLeftMs);
+      expect((await store.getKept('k'))?.staleForMs).toBe(staleForMs);
+    },
+  );
+
+  it('keeps no copy of an entry whose stale window is over, nor any with CACHE_TTL_MS=0', () => {
+    expect(storeAt().store.keep('k', pageOf('a'), 1_000_000 - 5000)).toBe(false);
+    expect(storeAt({ ttlMs: 0 }).store.keep('k', pageOf('a'), 1_000_500)).toBe(false);
+  });
+});

@@ -1,6 +1,8 @@
 // SPEC "Rate-limit-aware retries", quota hold: after a 423 or a bare 429, one probe per interval and no other call.
 import { describe, expect, it } from 'vitest';
 import type { ScriptedResponse } from '../src/demo/simulated-ntropy.js';
+import { createLocalQuotaHold } from '../src/upstream/quota-hold.js';
+import type { QuotaAdmission, QuotaHoldState } from '../src/upstream/quota-policy.js';
 import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness } from './helpers/clocked-harness.js';
 import type { Harness } from './helpers/harness.js';
@@ -147,5 +149,53 @@ describe('GET /v3/batches — the quota hold with a kept page', () => {
     expect(res.headers['cache-status']).toMatch(/^ntropy-bff; fwd=stale; ttl=-\d+$/);
     expect(res.text).toBe(kept.text);
     expect(h.upstream.received).toHaveLength(2);
+  });
+});
+
+describe('the quota hold — taking on the hold other replicas left in shared state', () => {
+  const settings = { holdMs: 60_000, probeIntervalMs: 10_000 };
+  it.each<[string, boolean, QuotaHoldState | undefined, string[], QuotaAdmission]>([
+    [
+      'no hold here, one in shared state: it starts here',
+      false,
+      { heldUntilMs: 70_000, lastProbeAtMs: 10_000 },
+      ['started'],
+      { action: 'refuse', retryAfterMs: 8000 },
+    ],
+    [
+      'the same hold on both sides: nothing new',
+      true,
+      { heldUntilMs: 60_000, lastProbeAtMs: 0 },
+      [],
+      { action: 'probe' },
+    ],
+    [
+      'another replica took the probe: none here until the next interval',
+      true,
+      { heldUntilMs: 60_000, lastProbeAtMs: 10_000 },
+      [],
+      { action: 'refuse', retryAfterMs: 8000 },
+    ],
+    [
+      "another replica's probe renewed the hold",
+      true,
+      { heldUntilMs: 70_000, lastProbeAtMs: 10_000 },
+      ['renewed'],
+      { action: 'refuse', retryAfterMs: 8000 },
+    ],
+    ["another replica's probe lifted it", true, undefined, ['ended lifted_elsewhere'], { action: 'call' }],
+    ['no hold on either side', false, undefined, [], { action: 'call' }],
+  ])('%s', async (_case, isHeldHere, shared, events, admission) => {
+    const seen: string[] = [];
+    const hold = createLocalQuotaHold(settings, {
+      quotaHoldStarted: (_untilMs, _nowMs, isRenewal) => seen.push(isRenewal ? 'renewed' : 'started'),
+      quotaHoldEnded: (reason) => seen.push(`ended ${reason}`),
+      quotaProbe: () => {},
+    });
+    if (isHeldHere) await hold.hold(0);
+    seen.length = 0;
+    hold.adopt(shared, 12_000);
+    expect(seen).toEqual(events);
+    expect(await hold.admit(12_000)).toEqual(admission);
   });
 });

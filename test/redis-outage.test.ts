@@ -8,10 +8,10 @@ import {
 } from './helpers/redis-server.js';
 import {
   everyReplicaReports,
+  linesSaying,
   startReplicas,
   startSharingReplicas,
   waitFor,
-  type Replica,
   type Replicas,
 } from './helpers/replicas.js';
 
@@ -22,13 +22,6 @@ const MARGIN_MS = 1500;
 
 const UNAVAILABLE = 'redis unavailable: carrying on with local state';
 const BACK = 'redis is back: sharing state across replicas again';
-
-function linesSaying(replica: Replica, msg: string, fromIndex = 0) {
-  return replica.logs
-    .records()
-    .slice(fromIndex)
-    .filter((line) => line.msg === msg);
-}
 
 /** Remaining budget announced by each replica for one request each from `sub`, in order. */
 async function remainingOnEach(r: Replicas, sub: string): Promise<number[]> {

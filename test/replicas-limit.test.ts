@@ -47,24 +47,47 @@ describeWithRedis('Replicas — the per-user limit through Redis', () => {
     expect((await r.replicas[2]!.get('/v3/batches', 'user-b')).status).toBe(200);
   });
 
-  it('writes only prefix + "limit:" + sub as keys and counts as values: no API key, token or other claim', async () => {
+  it('writes pages, counts and instants only: no API key, token or claim beyond the sub', async () => {
     const claims = { sub: 'claims-user', email: 'claims-user@example.com', scope: 'batches:read' };
     const token = signToken({ claims });
-    const res = await fetch(`${r.replicas[0]!.url}/v3/batches`, {
-      headers: { authorization: `Bearer ${token}` },
+    const res = await fetch(`${r.replicas[0]!.url}/v3/batches?limit=3`, {
+      headers: { authorization: `Bearer ${token}`, 'x-api-key': 'client-sent-key' },
     });
     expect(res.status).toBe(200);
+    // A quota hold and a pause at once: both calls are in flight before either answer arrives.
+    r.upstream.enqueue(
+      { status: 423, delayMs: 100 },
+      { status: 429, headers: { 'retry-after': '30' }, delayMs: 100 },
+    );
+    const refused = await Promise.all([
+      r.replicas[1]!.get('/v3/batches?limit=4', 'claims-user'),
+      r.replicas[2]!.get('/v3/batches?limit=5', 'claims-user'),
+    ]);
+    expect(refused.map((answer) => answer.status).sort()).toEqual([429, 503]);
 
     const entries = await redis.dump();
-    expect(entries.size).toBeGreaterThan(0);
+    const kinds = new Set<string>();
     for (const [key, value] of entries) {
-      expect(key).toMatch(new RegExp(`^${PREFIX}limit:(shared-user|user-a|user-b|claims-user)$`));
-      expect(value).toMatch(/^"[0-9]+"$/);
+      const kind = new RegExp(`^${PREFIX}(limit|pause|quota|page|outcome|lock)(:|$)`).exec(key)?.[1];
+      expect(kind, key).toBeDefined();
+      kinds.add(kind!);
+      if (kind === 'limit') {
+        expect(key).toMatch(new RegExp(`^${PREFIX}limit:(shared-user|user-a|user-b|claims-user)$`));
+        expect(value).toMatch(/^"[0-9]+"$/);
+      } else if (kind === 'pause') {
+        expect(value).toMatch(/^"[0-9]+"$/);
+      } else if (kind === 'quota') {
+        expect(value).toMatch(/^"[0-9]+:[0-9]+"$/);
+      } else {
+        expect(key).toMatch(new RegExp(`^${PREFIX}(page|outcome|lock):limit=[0-9]+$`));
+      }
       for (const secret of [API_KEY, JWT_SECRET, token, token.split('.')[2]!, claims.email, 'batches:read']) {
         expect(`${key} ${value}`).not.toContain(secret);
       }
+      expect(`${key} ${value}`).not.toMatch(/bearer|client-sent-key/i);
     }
-    expect(entries.get(`${PREFIX}limit:claims-user`)).toBe('"1"');
+    expect([...kinds].sort()).toEqual(['limit', 'outcome', 'page', 'pause', 'quota']);
+    expect(entries.get(`${PREFIX}limit:claims-user`)).toBe('"3"');
   });
 
   it('says once per replica that Redis is connected, and shows ntropy_bff_redis_up 1', async () => {

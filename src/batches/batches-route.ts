@@ -114,6 +114,8 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       throw error;
     }
     facts.upstream = { ...call.trace };
+    // SPEC "Replicas and shared state": a page another replica stored is a hit here too.
+    if (result.hitTtlLeftMs !== undefined) return answerHit(result.page, result.hitTtlLeftMs);
     metrics.recordCacheLookup('miss');
     sendPage(req, res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
   };

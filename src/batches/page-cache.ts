@@ -14,6 +14,8 @@ export interface CallResult {
   page: UpstreamPage;
   /** Whether the page was stored in the cache. */
   isStored: boolean;
+  /** Set when the page was found fresh in a cache shared by replicas: a hit, with this much freshness left. */
+  hitTtlLeftMs?: number;
 }
 
 export interface JoinedCall {
@@ -32,11 +34,26 @@ export interface Waiter {
 }
 
 /** The upstream call for one key, as the shared call sees it (everything but the query). */
-export type LoadPage = (key: string, call: Omit<FetchPageRequest, 'queryString'>) => Promise<UpstreamPage>;
+export type FlightCall = Omit<FetchPageRequest, 'queryString'>;
+export type LoadPage = (key: string, call: FlightCall) => Promise<UpstreamPage>;
+
+/** One in-process call, as seen by state shared with other replicas. */
+export interface SharedFlight {
+  key: string;
+  call: FlightCall;
+  /** This process's own upstream call, storing the page it gets. */
+  callHere(call: FlightCall): Promise<CallResult>;
+  /** The call waits on another replica's: its requests are answered as collapsed. */
+  markCollapsed(): void;
+}
+
+/** Runs a call through state shared by replicas (REDIS_URL): a page they stored, their call, or `callHere`. */
+export type ShareFlight = (flight: SharedFlight) => Promise<CallResult>;
 
 export interface PageCacheOptions {
   store: PageStore;
   load: LoadPage;
+  share?: ShareFlight;
   events?: Pick<UpstreamEvents, 'waitingRequests'>;
   now?: () => number;
 }
@@ -56,6 +73,7 @@ interface Flight {
   settle: (result: Promise<CallResult>) => void;
   /** The wait the call is in (a backoff or a pause), and the answer for those who cannot wait so long. */
   wait: { untilMs: number; problem: Problem } | undefined;
+  isCollapsedElsewhere: boolean;
 }
 
 // Not lru-cache's fetch(): it ties the shared load to the first caller's abort signal and options,
@@ -63,7 +81,7 @@ interface Flight {
 // members, lets every waiter keep its own deadline and leave on its own; the call runs until the
 // latest live deadline and is cancelled only when its last member has gone.
 export function createPageCache(options: PageCacheOptions) {
-  const { store, load } = options;
+  const { store, load, share } = options;
   const events = options.events ?? quietEvents;
   const now = options.now ?? Date.now;
   const inFlight = new Map<string, Flight>();
@@ -79,6 +97,7 @@ export function createPageCache(options: PageCacheOptions) {
       settled,
       settle,
       wait: undefined,
+      isCollapsedElsewhere: false,
     };
     // Failures reach every member and are never stored; the next request goes upstream again.
     const forget = () => forgetFlight(flight);
@@ -91,7 +110,7 @@ export function createPageCache(options: PageCacheOptions) {
   }
 
   function startCall(flight: Flight, requestId: string): void {
-    const loaded = load(flight.key, {
+    const call: FlightCall = {
       requestId,
       signal: flight.controller.signal,
       trace: flight.trace,
@@ -101,8 +120,11 @@ export function createPageCache(options: PageCacheOptions) {
         for (const member of flight.members) if (member.deadlineAtMs <= untilMs) member.leave(problem);
       },
       hasFallback: async () => (await store.getKept(flight.key)) !== undefined,
-    });
-    flight.settle(loaded.then(async (page) => ({ page, isStored: await store.set(flight.key, page) })));
+    };
+    const callHere = (here: FlightCall) =>
+      load(flight.key, here).then(async (page) => ({ page, isStored: await store.set(flight.key, page) }));
+    const markCollapsed = () => (flight.isCollapsedElsewhere = true);
+    flight.settle(share ? share({ key: flight.key, call, callHere, markCollapsed }) : callHere(call));
   }
 
   function awaitFlight(flight: Flight, waiter: Waiter): Promise<CallResult> {
@@ -172,7 +194,14 @@ export function createPageCache(options: PageCacheOptions) {
       if (joined === undefined) inFlight.set(key, flight);
       const result = awaitFlight(flight, waiter);
       if (joined === undefined) startCall(flight, waiter.requestId);
-      return { isCollapsed: joined !== undefined, trace: flight.trace, result };
+      return {
+        // Read once the result is in: the call may turn out to wait on another replica's.
+        get isCollapsed() {
+          return joined !== undefined || flight.isCollapsedElsewhere;
+        },
+        trace: flight.trace,
+        result,
+      };
     },
   };
 }

@@ -26,6 +26,12 @@ export interface PageStore {
   set(key: string, page: UpstreamPage): Promise<boolean>;
 }
 
+/** This process's own store, and what a shared store needs of it: a copy that goes stale when the shared entry does. */
+export interface LocalPageStore extends PageStore {
+  /** Stores `page` fresh until `freshUntilMs`, then kept for the stale window; returns whether it was stored. */
+  keep(key: string, page: UpstreamPage, freshUntilMs: number): boolean;
+}
+
 export interface PageStoreOptions {
   ttlMs: number;
   staleIfErrorMs: number;
@@ -38,7 +44,7 @@ export interface PageStoreOptions {
 // it is evicted, while stale-if-error (RFC 5861) has a window. So the LRU's ttl is an entry's whole life,
 // fresh then stale, and lru-cache's remaining TTL says which part of it we are in: fresh while more than
 // the stale window is left. Stale entries thus count towards `max` and `maxSize` like any other.
-export function createLocalPageStore(options: PageStoreOptions): PageStore {
+export function createLocalPageStore(options: PageStoreOptions): LocalPageStore {
   const { ttlMs, staleIfErrorMs } = options;
   const lru =
     ttlMs > 0
@@ -76,6 +82,12 @@ export function createLocalPageStore(options: PageStoreOptions): PageStore {
       if (lru === undefined) return Promise.resolve(false);
       lru.set(key, page);
       return Promise.resolve(lru.has(key));
+    },
+    keep(key, page, freshUntilMs) {
+      const lifeMs = freshUntilMs - options.now() + staleIfErrorMs;
+      if (lru === undefined || lifeMs <= 0) return false;
+      lru.set(key, page, { ttl: lifeMs });
+      return lru.has(key);
     },
   };
 }

@@ -19,9 +19,18 @@ export interface QuotaHold {
   lift(nowMs: number): Promise<void>;
 }
 
+/** This process's own hold, and what a shared hold needs of it: to take on the state other replicas left. */
+export interface LocalQuotaHold extends QuotaHold {
+  /** Takes on `shared` (undefined: no hold), with the events of a hold that starts, is renewed or ends here. */
+  adopt(shared: QuotaHoldState | undefined, nowMs: number): void;
+}
+
 type HoldEvents = Pick<UpstreamEvents, 'quotaHoldStarted' | 'quotaHoldEnded' | 'quotaProbe'>;
 
-export function createLocalQuotaHold(settings: QuotaSettings, events: HoldEvents = quietEvents): QuotaHold {
+export function createLocalQuotaHold(
+  settings: QuotaSettings,
+  events: HoldEvents = quietEvents,
+): LocalQuotaHold {
   let state: QuotaHoldState | undefined;
   // Like the pause, the end of a hold that ran out is noticed by the next call that asks.
   function noticeExpiry(nowMs: number): void {
@@ -55,6 +64,22 @@ export function createLocalQuotaHold(settings: QuotaSettings, events: HoldEvents
         events.quotaHoldEnded('probe_succeeded');
       }
       return Promise.resolve();
+    },
+    adopt(shared, nowMs) {
+      noticeExpiry(nowMs);
+      if (!isHeld(shared, nowMs)) {
+        if (state !== undefined) events.quotaHoldEnded('lifted_elsewhere');
+        state = undefined;
+        return;
+      }
+      if (state === undefined || shared.heldUntilMs > state.heldUntilMs) {
+        events.quotaHoldStarted(shared.heldUntilMs, nowMs, state !== undefined);
+      }
+      // The later end and the later probe of the two: what either side learnt stands.
+      state = {
+        heldUntilMs: Math.max(shared.heldUntilMs, state?.heldUntilMs ?? 0),
+        lastProbeAtMs: Math.max(shared.lastProbeAtMs, state?.lastProbeAtMs ?? 0),
+      };
     },
   };
 }

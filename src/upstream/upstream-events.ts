@@ -21,7 +21,8 @@ export interface UpstreamEvents {
   pauseEnded(): void;
   /** A 423 or a 429 without Retry-After started (or, `isRenewal`, renewed) the quota hold. */
   quotaHoldStarted(untilMs: number, nowMs: number, isRenewal: boolean): void;
-  quotaHoldEnded(reason: 'probe_succeeded' | 'expired'): void;
+  /** `lifted_elsewhere`: another replica's probe got a page (shared state no longer holds). */
+  quotaHoldEnded(reason: 'probe_succeeded' | 'expired' | 'lifted_elsewhere'): void;
   quotaProbe(): void;
   concurrencyLimit(limit: number): void;
   queueLength(length: number): void;

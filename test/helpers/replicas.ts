@@ -17,8 +17,12 @@ export interface Replica {
   url: string;
   logs: LogCapture;
   running: RunningServer;
-  /** GET `path` with a token for `sub`; resolves with the status, headers and time taken. */
-  get(path: string, sub: string): Promise<{ status: number; headers: Headers; durationMs: number }>;
+  /** GET `path` with a token for `sub`; resolves with the status, headers, body and time taken. */
+  get(
+    path: string,
+    sub: string,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; headers: Headers; durationMs: number; body: string }>;
   /** The value of one unlabelled metric, from /metrics. */
   metric(name: string): Promise<number | undefined>;
 }
@@ -31,22 +35,32 @@ export interface Replicas {
 
 export { API_KEY };
 
-async function startReplica(upstreamUrl: string, env: Record<string, string | undefined>): Promise<Replica> {
+async function startReplica(
+  upstreamUrl: string,
+  env: Record<string, string | undefined>,
+  now?: () => number,
+): Promise<Replica> {
   const config = loadConfig(testEnv(upstreamUrl, env));
   const logs = createLogCapture();
   const logger = createLogger(config.logLevel, logs.stream);
-  const running = await listen(createService(config, { logger }), '127.0.0.1', 0, logger);
+  const running = await listen(
+    createService(config, { logger, ...(now && { now }) }),
+    '127.0.0.1',
+    0,
+    logger,
+  );
   return {
     url: running.url,
     logs,
     running,
-    async get(path, sub) {
+    async get(path, sub, signal) {
       const startedAtMs = performance.now();
       const res = await fetch(`${running.url}${path}`, {
         headers: { authorization: bearer(signToken({ claims: { sub } })) },
+        ...(signal && { signal }),
       });
-      await res.arrayBuffer();
-      return { status: res.status, headers: res.headers, durationMs: performance.now() - startedAtMs };
+      const body = await res.text();
+      return { status: res.status, headers: res.headers, durationMs: performance.now() - startedAtMs, body };
     },
     async metric(name) {
       const text = await (await fetch(`${running.url}/metrics`)).text();
@@ -56,13 +70,22 @@ async function startReplica(upstreamUrl: string, env: Record<string, string | un
   };
 }
 
-export async function startReplicas(
-  count: number,
-  options: { env?: Record<string, string | undefined>; upstream?: SimulatedNtropyOptions } = {},
-): Promise<Replicas> {
+export interface ReplicasOptions {
+  env?: Record<string, string | undefined>;
+  /** Settings of one replica only, over `env` (e.g. a shorter REQUEST_DEADLINE_MS). */
+  envOf?: (index: number) => Record<string, string>;
+  upstream?: SimulatedNtropyOptions;
+  /** One clock for every replica, when a test moves time instead of waiting for it. */
+  now?: () => number;
+}
+
+export async function startReplicas(count: number, options: ReplicasOptions = {}): Promise<Replicas> {
   const upstream = await startSimulatedNtropy({ apiKey: API_KEY, ...options.upstream });
   const replicas: Replica[] = [];
-  for (let i = 0; i < count; i += 1) replicas.push(await startReplica(upstream.url, options.env ?? {}));
+  for (let i = 0; i < count; i += 1) {
+    const env = { ...options.env, ...options.envOf?.(i) };
+    replicas.push(await startReplica(upstream.url, env, options.now));
+  }
   return {
     upstream,
     replicas,
@@ -71,6 +94,31 @@ export async function startReplicas(
       await upstream.close();
     },
   };
+}
+
+/**
+ * One clock for several replicas that moves only when the test moves it: freshness, Age and pauses are
+ * then exact. Redis and the proxy's own timers still run on real time.
+ */
+export function createSharedClock(): { now: () => number; advanceBy: (ms: number) => Promise<void> } {
+  const startedAtMs = Date.now();
+  let offsetMs = 0;
+  return {
+    now: () => startedAtMs + offsetMs,
+    async advanceBy(ms) {
+      offsetMs += ms;
+      // lru-cache reuses a clock reading for 1 ms; a short pause makes it read the moved clock.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+  };
+}
+
+/** The log records of `replica` from `fromIndex` on whose message starts with `msg`. */
+export function linesSaying(replica: Replica, msg: string, fromIndex = 0): Record<string, unknown>[] {
+  return replica.logs
+    .records()
+    .slice(fromIndex)
+    .filter((line) => String(line.msg).startsWith(msg));
 }
 
 /** Polls `check` until it holds; fails after `timeoutMs` (a bound for a broken build, not a timing claim). */
@@ -92,9 +140,10 @@ export async function everyReplicaReports(r: Replicas, name: string, value: numb
 export async function startSharingReplicas(
   count: number,
   env: Record<string, string | undefined>,
+  options: Omit<ReplicasOptions, 'env'> = {},
 ): Promise<{ redis: RedisServer; r: Replicas; close: () => Promise<void> }> {
   const redis = await startRedisServer();
-  const r = await startReplicas(count, { env: { REDIS_URL: redis.url, ...env } });
+  const r = await startReplicas(count, { ...options, env: { REDIS_URL: redis.url, ...env } });
   await waitFor(() => everyReplicaReports(r, 'ntropy_bff_redis_up', 1));
   return {
     redis,
