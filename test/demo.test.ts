@@ -11,6 +11,7 @@ import { buildDemoEnv, readDemoSettings } from '../src/demo/demo-env.js';
 import { startDemo, type Demo } from '../src/demo/start-demo.js';
 import { createLogCapture } from './helpers/log-capture.js';
 import { PROCESS_TEST_TIMEOUT_MS, waitUntil } from './helpers/server-process.js';
+import { acquireStartSlot } from './helpers/start-slots.js';
 
 const FACTS = {
   apiKey: 'demo-key',
@@ -225,6 +226,7 @@ const DEMO_JS = fileURLToPath(new URL('../dist/demo/demo.js', import.meta.url));
 
 /** Starts `node dist/demo/demo.js` in a fresh directory; resolves once the banner names the page. */
 async function startBuiltDemo(env: Record<string, string>, onTestFinished: TestContext['onTestFinished']) {
+  const freeSlot = await acquireStartSlot();
   const cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-demo-'));
   const child = spawn(process.execPath, [DEMO_JS], {
     cwd,
@@ -249,7 +251,7 @@ async function startBuiltDemo(env: Record<string, string>, onTestFinished: TestC
       if (match?.[1] !== undefined) resolve(match[1]);
     });
     child.once('exit', (code) => reject(new Error(`demo exited ${code}: ${stdout}${stderr}`)));
-  });
+  }).finally(freeSlot);
   const fragment = new URLSearchParams(new URL(pageUrl).hash.slice(1));
   return {
     child,

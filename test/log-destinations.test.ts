@@ -68,7 +68,7 @@ describe.concurrent('AUDIT_LOG_FILE', { timeout: PROCESS_TEST_TIMEOUT_MS }, () =
   itWithProcesses(
     'gets the audit lines, appended, at LOG_LEVEL=silent too, goes on in a new file after SIGHUP, and holds every line after SIGTERM',
     async ({ processes, upstream, expect }) => {
-      const server = processes.spawnServer(
+      const server = await processes.launchServer(
         env(upstream.url, { LOG_LEVEL: 'silent', AUDIT_LOG_FILE: 'audit.log' }),
         { files: { 'audit.log': '{"earlier":true}\n' } },
       );
@@ -107,7 +107,9 @@ describe.concurrent('AUDIT_LOG_FILE', { timeout: PROCESS_TEST_TIMEOUT_MS }, () =
   itWithProcesses(
     'that cannot be opened stops the start with a message naming AUDIT_LOG_FILE',
     async ({ processes, held, expect }) => {
-      const server = processes.spawnServer(env(held.url, { AUDIT_LOG_FILE: 'no/such/directory/audit.log' }));
+      const server = await processes.launchServer(
+        env(held.url, { AUDIT_LOG_FILE: 'no/such/directory/audit.log' }),
+      );
       const exit = await server.exited;
 
       expect(exit.code).toBe(1);

@@ -172,6 +172,7 @@ describe.concurrent('Shutdown — SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }
     expect(isClosedPromptly).toBe(true);
     expect(hasExitedPromptly).toBe(true);
     expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.lines.map((line) => line.msg)).toContain('shut down');
     expect(connection.responses).toHaveLength(1);
     expect(server.lines.some(isGraceOverLine)).toBe(false);
   });
@@ -253,5 +254,6 @@ describe.concurrent('Shutdown — SIGINT', { timeout: PROCESS_TEST_TIMEOUT_MS },
     expect(shuttingDown).toMatchObject({ signal: 'SIGINT' });
     expect(batches?.status).toBe(200);
     expect(exit).toEqual({ code: 0, signal: null });
+    expect(server.lines.map((line) => line.msg)).toContain('shut down');
   });
 });

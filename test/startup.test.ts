@@ -1,4 +1,4 @@
-// SPEC "Running"/"Shutdown" on the real process: config errors before listening, .env, the port, SIGTERM.
+// SPEC "Running" on the real process: config errors before listening, .env, the port, no network at startup.
 import { get } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -11,7 +11,8 @@ const SECRET = 'startup-test-secret-of-at-least-32-bytes';
 const GOOD_ENV = { NTROPY_API_KEY: API_KEY, JWT_SECRET: SECRET, HOST: '127.0.0.1', PORT: '0' };
 
 // dist/ is built once for the whole suite by test/global-setup.ts. Each test starts its own process in
-// a fresh, empty working directory (so no stray .env is read), and the tests of a group run concurrently.
+// a fresh, empty working directory (so no stray .env is read). The tests run concurrently; the start
+// slots (test/helpers/start-slots.ts) bound how many processes start at once.
 
 /** The port from the server's 'listening' log line. */
 async function listeningPort(server: ServerProcess): Promise<number> {
@@ -31,95 +32,92 @@ function getStatus(port: number, path: string): Promise<number | undefined> {
   });
 }
 
-describe('startup — invalid configuration', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
-  it.concurrent(
-    'exits non-zero before listening, naming every offending variable and printing no secret',
-    async ({ processes, expect }) => {
-      const apiKey = 'ntropy-key-never-printed-9d1f';
-      const shortSecret = 'short-jwt-secret-never-printed';
-      const server = processes.spawnServer({
-        NTROPY_API_KEY: apiKey,
-        JWT_SECRET: shortSecret,
-        PORT: String(await freePort()),
-        HOST: '127.0.0.1',
-        CACHE_TTL_MS: 'abc',
-        LOG_LEVEL: 'loud',
-        CORS_ORIGINS: '*',
-      });
+describe.concurrent('startup — invalid configuration', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('exits non-zero before listening, naming every offending variable and printing no secret', async ({
+    processes,
+    expect,
+  }) => {
+    const apiKey = 'ntropy-key-never-printed-9d1f';
+    const shortSecret = 'short-jwt-secret-never-printed';
+    const server = await processes.launchServer({
+      NTROPY_API_KEY: apiKey,
+      JWT_SECRET: shortSecret,
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      CACHE_TTL_MS: 'abc',
+      LOG_LEVEL: 'loud',
+      CORS_ORIGINS: '*',
+    });
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    for (const name of ['JWT_SECRET', 'CACHE_TTL_MS', 'LOG_LEVEL', 'CORS_ORIGINS']) {
+      expect(server.stderr()).toContain(name);
+    }
+    const output = server.stdout() + server.stderr();
+    expect(output).not.toContain(apiKey);
+    expect(output).not.toContain(shortSecret);
+    expect(server.stdout()).not.toContain('listening');
+  });
+
+  it('with no configuration at all, names NTROPY_API_KEY and the three JWT key variables', async ({
+    processes,
+    expect,
+  }) => {
+    const server = await processes.launchServer({});
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    for (const name of ['NTROPY_API_KEY', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL']) {
+      expect(server.stderr()).toContain(name);
+    }
+    expect(server.stdout()).not.toContain('listening');
+  });
+
+  it('names an unusable NTROPY_BASE_URL rather than failing on it', async ({ processes, expect }) => {
+    const server = await processes.launchServer({ ...GOOD_ENV, NTROPY_BASE_URL: 'not a url', PORT: 'x' });
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    expect(server.stderr()).toContain('NTROPY_BASE_URL');
+    expect(server.stderr()).toContain('PORT');
+  });
+
+  it('does not print a PEM given as JWT_PUBLIC_KEY alongside another key source', async ({
+    processes,
+    expect,
+  }) => {
+    const body = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnotarealkeynotarealkey';
+    const pem = `-----BEGIN PUBLIC KEY-----\n${body}\n-----END PUBLIC KEY-----`;
+    const server = await processes.launchServer({ ...GOOD_ENV, JWT_PUBLIC_KEY: pem });
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    expect(server.stderr()).toContain('JWT_PUBLIC_KEY');
+    expect(server.stderr()).not.toContain('BEGIN PUBLIC KEY');
+    expect(server.stderr()).not.toContain('notarealkey');
+    expect(server.stderr()).not.toContain(SECRET);
+  });
+
+  it('a METRICS_PORT that is taken: exits non-zero before serving, naming METRICS_PORT', async ({
+    processes,
+    expect,
+  }) => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = (blocker.address() as AddressInfo).port;
+      const server = await processes.launchServer({ ...GOOD_ENV, METRICS_PORT: String(taken) });
       const { code } = await server.exited;
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull();
-      for (const name of ['JWT_SECRET', 'CACHE_TTL_MS', 'LOG_LEVEL', 'CORS_ORIGINS']) {
-        expect(server.stderr()).toContain(name);
-      }
-      const output = server.stdout() + server.stderr();
-      expect(output).not.toContain(apiKey);
-      expect(output).not.toContain(shortSecret);
+      expect(code).toBe(1);
+      expect(server.stderr()).toContain('METRICS_PORT');
       expect(server.stdout()).not.toContain('listening');
-    },
-  );
-
-  it.concurrent(
-    'with no configuration at all, names NTROPY_API_KEY and the three JWT key variables',
-    async ({ processes, expect }) => {
-      const server = processes.spawnServer({});
-      const { code } = await server.exited;
-      expect(code).not.toBe(0);
-      for (const name of ['NTROPY_API_KEY', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL']) {
-        expect(server.stderr()).toContain(name);
-      }
-      expect(server.stdout()).not.toContain('listening');
-    },
-  );
-
-  it.concurrent(
-    'names an unusable NTROPY_BASE_URL rather than failing on it',
-    async ({ processes, expect }) => {
-      const server = processes.spawnServer({ ...GOOD_ENV, NTROPY_BASE_URL: 'not a url', PORT: 'x' });
-      const { code } = await server.exited;
-      expect(code).not.toBe(0);
-      expect(server.stderr()).toContain('NTROPY_BASE_URL');
-      expect(server.stderr()).toContain('PORT');
-    },
-  );
-
-  it.concurrent(
-    'does not print a PEM given as JWT_PUBLIC_KEY alongside another key source',
-    async ({ processes, expect }) => {
-      const body = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnotarealkeynotarealkey';
-      const pem = `-----BEGIN PUBLIC KEY-----\n${body}\n-----END PUBLIC KEY-----`;
-      const server = processes.spawnServer({ ...GOOD_ENV, JWT_PUBLIC_KEY: pem });
-      const { code } = await server.exited;
-      expect(code).not.toBe(0);
-      expect(server.stderr()).toContain('JWT_PUBLIC_KEY');
-      expect(server.stderr()).not.toContain('BEGIN PUBLIC KEY');
-      expect(server.stderr()).not.toContain('notarealkey');
-      expect(server.stderr()).not.toContain(SECRET);
-    },
-  );
-
-  it.concurrent(
-    'a METRICS_PORT that is taken: exits non-zero before serving, naming METRICS_PORT',
-    async ({ processes, expect }) => {
-      const blocker = createServer();
-      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-      try {
-        const taken = (blocker.address() as AddressInfo).port;
-        const server = processes.spawnServer({ ...GOOD_ENV, METRICS_PORT: String(taken) });
-        const { code } = await server.exited;
-        expect(code).toBe(1);
-        expect(server.stderr()).toContain('METRICS_PORT');
-        expect(server.stdout()).not.toContain('listening');
-      } finally {
-        await new Promise<void>((resolve) => blocker.close(() => resolve()));
-      }
-    },
-  );
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
 });
 
-describe('startup — .env in the working directory', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
-  it.concurrent('is read when present', async ({ processes, expect }) => {
-    const server = processes.spawnServer(
+describe.concurrent('startup — .env in the working directory', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('is read when present', async ({ processes, expect }) => {
+    const server = await processes.launchServer(
       {},
       { files: { '.env': `NTROPY_API_KEY=${API_KEY}\nJWT_SECRET=${SECRET}\nHOST=127.0.0.1\nPORT=0\n` } },
     );
@@ -127,8 +125,8 @@ describe('startup — .env in the working directory', { timeout: PROCESS_TEST_TI
     expect(await getStatus(port, '/healthz')).toBe(200);
   });
 
-  it.concurrent('reports a bad value that came from it', async ({ processes, expect }) => {
-    const server = processes.spawnServer(
+  it('reports a bad value that came from it', async ({ processes, expect }) => {
+    const server = await processes.launchServer(
       {},
       { files: { '.env': `NTROPY_API_KEY=${API_KEY}\nJWT_SECRET=${SECRET}\nPORT=abc\n` } },
     );
@@ -137,8 +135,8 @@ describe('startup — .env in the working directory', { timeout: PROCESS_TEST_TI
     expect(server.stderr()).toContain('PORT');
   });
 
-  it.concurrent('loses to the real environment', async ({ processes, expect }) => {
-    const server = processes.spawnServer(
+  it('loses to the real environment', async ({ processes, expect }) => {
+    const server = await processes.launchServer(
       { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       { files: { '.env': `NTROPY_API_KEY=${API_KEY}\nJWT_SECRET=${SECRET}\nPORT=abc\nLOG_LEVEL=loud\n` } },
     );
@@ -147,39 +145,37 @@ describe('startup — .env in the working directory', { timeout: PROCESS_TEST_TI
   });
 });
 
-describe('startup — a good configuration', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
-  it.concurrent(
-    'with PORT=0 logs a JSON line with the chosen port, which then answers /healthz',
-    async ({ processes, expect }) => {
-      const server = processes.spawnServer(GOOD_ENV);
-      const port = await listeningPort(server);
-      expect(port).toBeGreaterThan(0);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-      expect(await getStatus(port, '/v3/batches')).toBe(401);
-      for (const record of server.lines) expect(record).toHaveProperty('level');
-      expect(server.stdout() + server.stderr()).not.toContain(API_KEY);
-      expect(server.stdout() + server.stderr()).not.toContain(SECRET);
-    },
-  );
+describe.concurrent('startup — a good configuration', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('with PORT=0 logs a JSON line with the chosen port, which then answers /healthz', async ({
+    processes,
+    expect,
+  }) => {
+    const server = await processes.launchServer(GOOD_ENV);
+    const port = await listeningPort(server);
+    expect(port).toBeGreaterThan(0);
+    expect(await getStatus(port, '/healthz')).toBe(200);
+    expect(await getStatus(port, '/v3/batches')).toBe(401);
+    for (const record of server.lines) expect(record).toHaveProperty('level');
+    expect(server.stdout() + server.stderr()).not.toContain(API_KEY);
+    expect(server.stdout() + server.stderr()).not.toContain(SECRET);
+  });
 
-  it.concurrent(
-    'with LOG_LEVEL=warn still logs the listening line, and no other line below warn',
-    async ({ processes, expect }) => {
-      const server = processes.spawnServer({ ...GOOD_ENV, LOG_LEVEL: 'warn' });
-      const port = await listeningPort(server);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-      expect(server.lines.filter((record) => record.msg === 'listening')).toEqual([
-        expect.objectContaining({ level: 30, port }),
-      ]);
-      const quieter = server.lines.filter(
-        (record) => record.msg !== 'listening' && Number(record.level) < 40,
-      );
-      expect(quieter).toEqual([]);
-    },
-  );
+  it('with LOG_LEVEL=warn still logs the listening line, and no other line below warn', async ({
+    processes,
+    expect,
+  }) => {
+    const server = await processes.launchServer({ ...GOOD_ENV, LOG_LEVEL: 'warn' });
+    const port = await listeningPort(server);
+    expect(await getStatus(port, '/healthz')).toBe(200);
+    expect(server.lines.filter((record) => record.msg === 'listening')).toEqual([
+      expect.objectContaining({ level: 30, port }),
+    ]);
+    const quieter = server.lines.filter((record) => record.msg !== 'listening' && Number(record.level) < 40);
+    expect(quieter).toEqual([]);
+  });
 });
 
-describe('startup — touches no network', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+describe.concurrent('startup — touches no network', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   let upstream: Server;
   let upstreamPort: number;
   let connections = 0;
@@ -193,43 +189,28 @@ describe('startup — touches no network', { timeout: PROCESS_TEST_TIMEOUT_MS },
   });
   afterAll(() => new Promise((resolve) => upstream.close(resolve)));
 
-  it.concurrent(
-    'starts with NTROPY_BASE_URL pointing at a closed local port',
-    async ({ processes, expect }) => {
-      const server = processes.spawnServer({ ...GOOD_ENV, NTROPY_BASE_URL: await closedPortUrl() });
-      const port = await listeningPort(server);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-    },
-  );
+  it('starts with NTROPY_BASE_URL pointing at a closed local port', async ({ processes, expect }) => {
+    const server = await processes.launchServer({ ...GOOD_ENV, NTROPY_BASE_URL: await closedPortUrl() });
+    const port = await listeningPort(server);
+    expect(await getStatus(port, '/healthz')).toBe(200);
+  });
 
-  it.concurrent(
-    'opens no connection to the upstream or the JWKS endpoint while starting',
-    async ({ processes, expect }) => {
-      const origin = `http://127.0.0.1:${upstreamPort}`;
-      const server = processes.spawnServer({
-        NTROPY_API_KEY: API_KEY,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        NTROPY_BASE_URL: origin,
-        JWT_JWKS_URL: `${origin}/.well-known/jwks.json`,
-      });
-      const port = await listeningPort(server);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-      expect(connections).toBe(0);
-    },
-  );
+  it('opens no connection to the upstream or the JWKS endpoint while starting', async ({
+    processes,
+    expect,
+  }) => {
+    const origin = `http://127.0.0.1:${upstreamPort}`;
+    const server = await processes.launchServer({
+      NTROPY_API_KEY: API_KEY,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      NTROPY_BASE_URL: origin,
+      JWT_JWKS_URL: `${origin}/.well-known/jwks.json`,
+    });
+    const port = await listeningPort(server);
+    expect(await getStatus(port, '/healthz')).toBe(200);
+    expect(connections).toBe(0);
+  });
 });
 
-describe('startup — signals', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
-  it.concurrent.for(['SIGTERM', 'SIGINT'] as const)(
-    '%s → exit code 0',
-    async (signal, { processes, expect }) => {
-      const server = processes.spawnServer(GOOD_ENV);
-      const port = await listeningPort(server);
-      expect(await getStatus(port, '/healthz')).toBe(200);
-      server.child.kill(signal);
-      expect(await server.exited).toEqual({ code: 0, signal: null });
-      expect(server.lines.map((record) => record.msg)).toContain('shut down');
-    },
-  );
-});
+// SIGTERM and SIGINT (exit code 0, the 'shut down' line) are tested with the drain, in shutdown.test.ts.
