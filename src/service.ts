@@ -91,10 +91,11 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
   });
   let isReady = true;
   let closed: Promise<void> | undefined;
+  const verifyToken = createTokenVerifier(config.jwt, now, options.logger);
   const app = createApp({
     config,
     logger: options.logger,
-    verifyToken: createTokenVerifier(config.jwt, now, options.logger),
+    verifyToken,
     pageCache,
     metrics,
     userLimitStore:
@@ -115,9 +116,11 @@ export function createService(config: Readonly<Config>, options: ServiceOptions)
     connectSharedState(): void {
       redis?.connection.connect();
     },
-    /** Closes the upstream pool and the Redis connection; safe to call more than once. */
+    /** Closes the upstream pool, the Redis connection and the JWKS pool; safe to call more than once. */
     close: (): Promise<void> =>
-      (closed ??= Promise.all([client.close(), redis?.connection.close()]).then(() => undefined)),
+      (closed ??= Promise.all([client.close(), redis?.connection.close(), verifyToken.close()]).then(
+        () => undefined,
+      )),
   };
 }
 

@@ -1,9 +1,7 @@
 // SPEC "Running": `npm run demo` honours the proxy's variables, says what it overrides and whether faults are on.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
 import { describeFaults } from '../src/demo/demo-banner.js';
@@ -171,33 +169,53 @@ describe('demo — started from an environment', () => {
   });
 });
 
-describe('demo — the built entry, node dist/demo/demo.js', () => {
-  it('prints the banner, serves the page from the built code, and exits 0 on SIGTERM', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-demo-'));
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/demo/demo.js', import.meta.url))], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', DEMO_WEB_PORT: '0', DEMO_LATENCY_MS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+describe('demo — AUDIT_LOG_FILE, honoured as the proxy honours it', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ntropy-bff-demo-audit-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('appends the audit lines to the file, and keeps the other lines where they were', async () => {
+    const file = join(dir, 'audit.log');
+    writeFileSync(file, '{"earlier":true}\n');
+    const logs = createLogCapture();
+    const demo = await startDemo({
+      env: { PORT: '0', DEMO_WEB_PORT: '0', DEMO_LATENCY_MS: '0', AUDIT_LOG_FILE: file },
+      logDestination: logs.stream,
     });
     try {
-      let stdout = '';
-      const pageUrl = await new Promise<string>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          stdout += chunk;
-          const match = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/#api=\S+)$/m.exec(stdout);
-          if (match?.[1] !== undefined) resolve(match[1]);
-        });
-        child.once('exit', (code) => reject(new Error(`demo exited ${code}: ${stdout}`)));
+      const res = await fetch(`${demo.proxyUrl}/v3/batches?limit=2`, {
+        headers: { Authorization: `Bearer ${demo.token}`, 'X-Request-ID': 'demo-audited' },
       });
-      expect(stdout).toContain('Fault injection: off');
-      const page = await fetch(new URL('app.js', pageUrl));
-      expect(page.status).toBe(200);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(res.status).toBe(200);
+      expect(demo.banner).not.toContain('AUDIT_LOG_FILE');
     } finally {
-      child.kill('SIGKILL');
-      rmSync(cwd, { recursive: true, force: true });
+      await demo.close();
     }
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { earlier: true },
+      expect.objectContaining({ audit: true, request_id: 'demo-audited', status: 200 }),
+    ]);
+    expect(logs.auditLines()).toEqual([]);
+    expect(logs.records().map((line) => line.msg)).toContain('listening');
+  });
+
+  it('that cannot be opened stops the demo with the ConfigError naming AUDIT_LOG_FILE, not its path', async () => {
+    const failure = await startDemo({
+      env: { PORT: '0', DEMO_WEB_PORT: '0', AUDIT_LOG_FILE: join(dir, 'no-such-directory', 'audit.log') },
+      logDestination: createLogCapture().stream,
+    }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as ConfigError).message).toMatch(
+      /AUDIT_LOG_FILE: cannot be opened for appending \(ENOENT\)/,
+    );
+    expect((failure as ConfigError).message).not.toContain('no-such-directory');
   });
 });
+
+// The built entry (node dist/demo/demo.js) is tested in demo-entry.test.ts.

@@ -1,8 +1,10 @@
-// Builds dist/ once before the suite (the startup and shutdown tests run the real `node dist/main.js`).
+// Builds dist/ once before the suite (the process tests run the real `node dist/main.js`), and serves the start slots.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { serveStartSlots } from './helpers/start-slots.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -15,7 +17,7 @@ function newestMtimeMs(dir: string): number {
   return newest;
 }
 
-export default function buildDist(): void {
+function buildDist(): void {
   const main = join(ROOT, 'dist', 'main.js');
   const sources = Math.max(newestMtimeMs(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs);
   if (existsSync(main) && statSync(main).mtimeMs > sources) return;
@@ -26,4 +28,11 @@ export default function buildDist(): void {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? '';
     throw new Error(`the build failed:\n${output}`, { cause: error });
   }
+}
+
+export default async function setUp(project: TestProject): Promise<() => Promise<void>> {
+  buildDist();
+  const slots = await serveStartSlots();
+  project.provide('startSlotsPort', slots.port);
+  return () => slots.close();
 }

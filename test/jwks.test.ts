@@ -12,6 +12,8 @@ import {
   withKid,
   type JwksServer,
 } from './helpers/jwks-server.js';
+import { WAIT_LIMIT_MS } from './helpers/server-process.js';
+import { settlesWithin } from './helpers/settles-within.js';
 import { bearer } from './helpers/tokens.js';
 
 const INVALID_TOKEN = 'Bearer realm="ntropy-bff", error="invalid_token"';
@@ -216,4 +218,32 @@ describe('GET /v3/batches — JWKS: which keys verify a token', () => {
     expect(h.upstream.received).toHaveLength(0);
     expect((await auditOf(h, res)).reason).toBe('wrong_algorithm');
   });
+});
+
+describe('JWKS — its connections close with the service', () => {
+  it(
+    'closing the service closes its idle keep-alive connection to the JWKS endpoint',
+    async () => {
+      const key = createSigningKey('ec-p256', 'ec-close-1');
+      const jwks = await startJwksServer([key.jwk]);
+      try {
+        const h = await startJwksHarness(jwks, 30_000);
+        let res;
+        try {
+          res = await getBatches(h, await signWithJose(key, 'ES256'));
+        } finally {
+          await h.close();
+        }
+        // Far below the minute the endpoint keeps an idle connection for, far above a loaded machine's delay.
+        const isClosedWithService = await settlesWithin(jwks.allConnectionsClosed(), WAIT_LIMIT_MS);
+
+        expect(res.status).toBe(200);
+        expect(jwks.fetchCount()).toBe(1);
+        expect(isClosedWithService).toBe(true);
+      } finally {
+        await jwks.close();
+      }
+    },
+    2 * WAIT_LIMIT_MS,
+  );
 });

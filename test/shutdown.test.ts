@@ -1,13 +1,19 @@
 // SPEC "Shutdown": the real server process on SIGTERM/SIGINT — readiness, in-flight requests, idle connections, grace.
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulatedNtropy, type SimulatedNtropy } from '../src/demo/simulated-ntropy.js';
+import { describe, expect } from 'vitest';
 import { API_KEY } from './helpers/harness.js';
-import { WAIT_LIMIT_MS, createServerProcesses, waitUntil, type LogLine } from './helpers/server-process.js';
+import type { HeldUpstream } from './helpers/held-upstream.js';
+import { itWithProcesses } from './helpers/process-test.js';
+import { settlesWithin } from './helpers/settles-within.js';
+import {
+  PROCESS_TEST_TIMEOUT_MS,
+  WAIT_LIMIT_MS,
+  waitUntil,
+  type LogLine,
+  type ServerProcess,
+  type ServerProcesses,
+} from './helpers/server-process.js';
 import { JWT_SECRET, signToken } from './helpers/tokens.js';
-
-const TEST_TIMEOUT_MS = 20_000;
 
 interface RawResponse {
   status: number;
@@ -15,10 +21,8 @@ interface RawResponse {
   body: string;
 }
 
-const processes = createServerProcesses();
-
 /** Spawns `node dist/main.js` in an empty directory (no .env) and resolves once it logs its port. */
-function startServer(upstreamUrl: string, shutdownGraceMs: number) {
+function startServer(processes: ServerProcesses, upstreamUrl: string, shutdownGraceMs: number) {
   return processes.startServer({
     NTROPY_API_KEY: API_KEY,
     NTROPY_BASE_URL: upstreamUrl,
@@ -86,40 +90,53 @@ async function openConnection(port: number) {
   };
 }
 
-let upstream: SimulatedNtropy;
-const sockets: Socket[] = [];
+type Connection = Awaited<ReturnType<typeof openConnection>>;
 
-beforeAll(async () => {
-  upstream = await startSimulatedNtropy({ apiKey: API_KEY });
-}, 120_000);
-afterAll(() => upstream.close());
-beforeEach(() => upstream.reset());
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await processes.cleanUp();
+/**
+ * Each test has its own process, held upstream and connection, so the tests run concurrently. The upstream
+ * holds every call until the test releases it: "in flight when the signal comes" never depends on how
+ * fast a loaded machine delivers the signal.
+ */
+const it = itWithProcesses.extend<{
+  /** Starts the server with this grace period, against `held`, and opens a keep-alive connection to it. */
+  serve: (shutdownGraceMs: number) => Promise<{ server: ServerProcess; connection: Connection }>;
+}>({
+  serve: async ({ processes, held }, use) => {
+    const sockets: Socket[] = [];
+    try {
+      await use(async (shutdownGraceMs) => {
+        const server = await startServer(processes, held.url, shutdownGraceMs);
+        const connection = await openConnection(server.port);
+        sockets.push(connection.socket);
+        return { server, connection };
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  },
 });
 
-async function openTrackedConnection(port: number) {
-  const connection = await openConnection(port);
-  sockets.push(connection.socket);
-  return connection;
-}
+/** Long enough that only a broken rule makes a test wait for it to run out. */
+const LONG_GRACE_MS = 3 * WAIT_LIMIT_MS;
 
 const isGraceOverLine = (line: LogLine) => String(line.msg).includes('grace period over');
 
-describe('Shutdown — SIGTERM', { timeout: TEST_TIMEOUT_MS }, () => {
-  it('lets an in-flight request finish with 200, answers /readyz 503 on a still-open connection, then exits 0', async () => {
-    upstream.enqueue({ delayMs: 300 });
-    const server = await startServer(upstream.url, 5_000);
-    const connection = await openTrackedConnection(server.port);
+describe.concurrent('Shutdown — SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('lets an in-flight request finish with 200, answers /readyz 503 on a still-open connection, then exits 0', async ({
+    serve,
+    held,
+    expect,
+  }) => {
+    const { server, connection } = await serve(LONG_GRACE_MS);
     connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
-    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+    await held.arrivals(1);
 
     server.child.kill('SIGTERM');
     await server.waitForLine((line) => line.msg === 'shutting down');
     const answeredBeforeSignal = connection.responses.length;
     // Pipelined behind the in-flight request, so the connection is busy (not idle) when /readyz arrives.
     connection.send('GET', '/readyz');
+    held.release();
     const [batches, readyz] = await connection.waitForResponses(2);
     const exit = await server.exited;
 
@@ -137,30 +154,35 @@ describe('Shutdown — SIGTERM', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(server.lines.some(isGraceOverLine)).toBe(false);
   });
 
-  it('closes idle keep-alive connections promptly and exits 0 well within the grace period', async () => {
-    const server = await startServer(upstream.url, 5_000);
-    const connection = await openTrackedConnection(server.port);
+  it('closes idle keep-alive connections promptly and exits 0 well within the grace period', async ({
+    serve,
+    expect,
+  }) => {
+    const { server, connection } = await serve(LONG_GRACE_MS);
     connection.send('GET', '/healthz');
     const [health] = await connection.waitForResponses(1);
     expect(health?.status).toBe(200);
     expect(health?.headers.connection).not.toBe('close');
 
-    const signalledAtMs = performance.now();
     server.child.kill('SIGTERM');
-    await connection.closed;
-    const closedAfterMs = performance.now() - signalledAtMs;
-    const exit = await server.exited;
-    const exitedAfterMs = performance.now() - signalledAtMs;
+    // Far below the grace period, far above what a loaded machine needs: waiting out the grace fails.
+    const isClosedPromptly = await settlesWithin(connection.closed, WAIT_LIMIT_MS);
+    const hasExitedPromptly = await settlesWithin(server.exited, WAIT_LIMIT_MS);
 
-    expect(closedAfterMs).toBeLessThan(2_000);
-    expect(exitedAfterMs).toBeLessThan(2_000);
-    expect(exit).toEqual({ code: 0, signal: null });
+    expect(isClosedPromptly).toBe(true);
+    expect(hasExitedPromptly).toBe(true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.lines.map((line) => line.msg)).toContain('shut down');
     expect(connection.responses).toHaveLength(1);
     expect(server.lines.some(isGraceOverLine)).toBe(false);
   });
 
-  it('when the grace period runs out, closes the remaining connection, logs how many, and still exits 0', async () => {
-    const { server, connection } = await startWithRequestStuckUpstream(200);
+  it('when the grace period runs out, closes the remaining connection, logs how many, and still exits 0', async ({
+    serve,
+    held,
+    expect,
+  }) => {
+    const { server, connection } = await startWithRequestStuckUpstream(serve, held, 200);
 
     server.child.kill('SIGTERM');
     await connection.closed;
@@ -172,29 +194,34 @@ describe('Shutdown — SIGTERM', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(server.stderr()).toBe('');
   });
 
-  it('a second SIGTERM is not ignored: it ends the grace period at once, with the same 499 lines, and exits 0', async () => {
-    const { server, connection } = await startWithRequestStuckUpstream(60_000);
+  it('a second SIGTERM is not ignored: it ends the grace period at once, with the same 499 lines, and exits 0', async ({
+    serve,
+    held,
+    expect,
+  }) => {
+    const { server, connection } = await startWithRequestStuckUpstream(serve, held, LONG_GRACE_MS);
 
     server.child.kill('SIGTERM');
     await server.waitForLine((line) => line.msg === 'shutting down');
-    const secondAtMs = performance.now();
     server.child.kill('SIGTERM');
-    await connection.closed;
+    const isClosedPromptly = await settlesWithin(connection.closed, WAIT_LIMIT_MS);
     const exit = await server.exited;
 
-    expect(performance.now() - secondAtMs).toBeLessThan(WAIT_LIMIT_MS);
+    expect(isClosedPromptly).toBe(true);
     expect(exit).toEqual({ code: 0, signal: null });
     expectClosedAtGraceOver(server.lines);
   });
 });
 
 /** A server whose one request waits on an upstream that never answers. */
-async function startWithRequestStuckUpstream(shutdownGraceMs: number) {
-  upstream.setDefault({ hang: true });
-  const server = await startServer(upstream.url, shutdownGraceMs);
-  const connection = await openTrackedConnection(server.port);
+async function startWithRequestStuckUpstream(
+  serve: (shutdownGraceMs: number) => Promise<{ server: ServerProcess; connection: Connection }>,
+  held: HeldUpstream,
+  shutdownGraceMs: number,
+) {
+  const { server, connection } = await serve(shutdownGraceMs);
   connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
-  await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+  await held.arrivals(1);
   return { server, connection };
 }
 
@@ -207,16 +234,19 @@ function expectClosedAtGraceOver(lines: LogLine[]): void {
   expect(lines.filter((line) => Number(line.level) >= 50)).toEqual([]);
 }
 
-describe('Shutdown — SIGINT', { timeout: TEST_TIMEOUT_MS }, () => {
-  it('behaves like SIGTERM: the in-flight request finishes with 200 and the process exits 0', async () => {
-    upstream.enqueue({ delayMs: 200 });
-    const server = await startServer(upstream.url, 5_000);
-    const connection = await openTrackedConnection(server.port);
+describe.concurrent('Shutdown — SIGINT', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('behaves like SIGTERM: the in-flight request finishes with 200 and the process exits 0', async ({
+    serve,
+    held,
+    expect,
+  }) => {
+    const { server, connection } = await serve(LONG_GRACE_MS);
     connection.send('GET', '/v3/batches', { Authorization: `Bearer ${signToken()}` });
-    await waitUntil(() => upstream.received.length === 1, 'the upstream call');
+    await held.arrivals(1);
 
     server.child.kill('SIGINT');
     const shuttingDown = await server.waitForLine((line) => line.msg === 'shutting down');
+    held.release();
     const [batches] = await connection.waitForResponses(1);
     await connection.closed;
     const exit = await server.exited;
@@ -224,5 +254,6 @@ describe('Shutdown — SIGINT', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(shuttingDown).toMatchObject({ signal: 'SIGINT' });
     expect(batches?.status).toBe(200);
     expect(exit).toEqual({ code: 0, signal: null });
+    expect(server.lines.map((line) => line.msg)).toContain('shut down');
   });
 });

@@ -14,15 +14,15 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+\n$/;
 
 let cwd: string;
 beforeAll(() => {
-  // A fresh working directory, so no stray .env is read (one test writes its own).
+  // A fresh working directory, so no stray .env is read (the test of .env has a directory of its own).
   cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-token-'));
 });
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-async function runToken(args: string[], env: Record<string, string> = { JWT_SECRET: SECRET }) {
+async function runToken(args: string[], env: Record<string, string> = { JWT_SECRET: SECRET }, dir = cwd) {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [TOKEN_JS, ...args], {
-      cwd,
+      cwd: dir,
       env: { PATH: process.env.PATH ?? '', ...env },
     });
     return { code: 0, stdout, stderr };
@@ -39,7 +39,8 @@ function claimsOf(stdout: string): jwt.JwtPayload {
   }) as jwt.JwtPayload;
 }
 
-describe('npm run token', () => {
+// The tests run concurrently: each is one or two short-lived processes.
+describe.concurrent('npm run token', () => {
   it.each([['--help'], ['-h']])('prints the usage for %s and exits 0', async (flag) => {
     const { code, stdout, stderr } = await runToken([flag], {});
     expect(code).toBe(0);
@@ -114,12 +115,18 @@ describe('npm run token', () => {
   });
 
   it('reads JWT_SECRET from .env in the working directory, the environment winning', async () => {
-    writeFileSync(join(cwd, '.env'), 'JWT_SECRET=dotenv-secret-of-thirty-two-bytes-long!\n');
-    const fromFile = await runToken([], {});
-    expect(jwt.verify(fromFile.stdout.trim(), 'dotenv-secret-of-thirty-two-bytes-long!')).toMatchObject({
-      sub: 'dev-user',
-    });
-    expect(claimsOf((await runToken([])).stdout)).toMatchObject({ sub: 'dev-user' });
-    rmSync(join(cwd, '.env'));
+    const dir = mkdtempSync(join(tmpdir(), 'ntropy-bff-token-env-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'JWT_SECRET=dotenv-secret-of-thirty-two-bytes-long!\n');
+      const fromFile = await runToken([], {}, dir);
+      expect(jwt.verify(fromFile.stdout.trim(), 'dotenv-secret-of-thirty-two-bytes-long!')).toMatchObject({
+        sub: 'dev-user',
+      });
+      expect(claimsOf((await runToken([], { JWT_SECRET: SECRET }, dir)).stdout)).toMatchObject({
+        sub: 'dev-user',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

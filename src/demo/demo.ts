@@ -13,12 +13,31 @@ function readEnvironment(): Record<string, string | undefined> {
 async function main(): Promise<void> {
   const demo = await startDemo({ env: readEnvironment() });
   process.stdout.write(demo.banner);
-  let isStopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (isStopping) return;
-      isStopping = true;
-      void demo.close().then(() => process.exit(0));
+  let exitCode: number | undefined;
+  const stop = (code: number) => {
+    // A failure while stopping still makes the exit code 1.
+    if (exitCode !== undefined) {
+      exitCode = Math.max(exitCode, code);
+      return;
+    }
+    exitCode = code;
+    void demo.close().then(() => {
+      demo.logs.flush();
+      process.exit(exitCode);
+    });
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0));
+  // As `npm start` does (SPEC "Request IDs and audit log"): a log destination that fails is said on
+  // stderr and ends the demo; logrotate's SIGHUP reopens AUDIT_LOG_FILE at its path.
+  demo.logs.onFailure((target, error) => {
+    process.stderr.write(
+      `ntropy-bff demo: cannot write log lines to ${target} (${error.code ?? error.message}): stopping\n`,
+    );
+    stop(1);
+  });
+  if (demo.config.auditLogFile !== undefined) {
+    process.on('SIGHUP', () => {
+      if (demo.logs.reopenAuditFile()) demo.logger.info('SIGHUP: reopened AUDIT_LOG_FILE');
     });
   }
 }

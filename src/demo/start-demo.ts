@@ -1,7 +1,8 @@
 // Starts the whole demo from an environment: the simulated Ntropy, the web page's server, the proxy, a dev token.
 import { randomBytes } from 'node:crypto';
-import type { DestinationStream } from 'pino';
-import { loadConfig, type Config } from '../config.js';
+import type { DestinationStream, Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { openLogDestinations, type LogDestinations } from '../log-destinations.js';
 import { createLogger } from '../logger.js';
 import { listen, type RunningServer } from '../server.js';
 import { createService, type Service } from '../service.js';
@@ -26,7 +27,7 @@ export interface DemoOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** What the seeded batches are relative to; default the moment the demo starts. */
   nowMs?: number;
-  /** Where log lines go; default stdout. */
+  /** Where the non-audit log lines (and the audit lines, without AUDIT_LOG_FILE) go; default stdout. */
   logDestination?: DestinationStream;
 }
 
@@ -42,6 +43,9 @@ export interface Demo {
   secret: string;
   token: string;
   banner: string;
+  logger: Logger;
+  /** stdout and AUDIT_LOG_FILE, as `npm start` opens them: the entry reopens the file on SIGHUP. */
+  logs: LogDestinations;
   close(): Promise<void>;
 }
 
@@ -52,6 +56,17 @@ async function listenOrAnyPort<T>(listenOn: (port: number) => Promise<T>, port: 
   } catch (error) {
     if (!isDefault || (error as { code?: string }).code !== 'EADDRINUSE') throw error;
     return listenOn(0);
+  }
+}
+
+/** SPEC "Running": the demo honours the proxy's variables, AUDIT_LOG_FILE included, opened as `npm start` opens it. */
+function openDemoLogDestinations(auditLogFile: string | undefined): LogDestinations {
+  try {
+    return openLogDestinations(auditLogFile);
+  } catch (error) {
+    // The path is not printed, like every other configuration value.
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([`AUDIT_LOG_FILE: cannot be opened for appending (${code})`]);
   }
 }
 
@@ -95,8 +110,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       pageOrigins: pageOrigins(web.origin),
     });
     const config = loadConfig(env);
-    const logger = createLogger(config.logLevel, options.logDestination);
-    const service = createService(config, { logger });
+    const logs = openDemoLogDestinations(config.auditLogFile);
+    const logger = createLogger(config.logLevel, options.logDestination ?? logs.stdout);
+    const auditLogger = logs.auditFile === undefined ? undefined : createLogger('info', logs.auditFile);
+    const service = createService(config, { logger, auditLogger });
     closers.push(() => service.close());
     const running: RunningServer = await listenOrAnyPort(
       (port) => listen(service, config.host, port, logger),
@@ -139,6 +156,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       secret,
       token,
       banner,
+      logger,
+      logs,
       close: closeAll,
     };
   } catch (error) {

@@ -26,13 +26,16 @@ export interface JwksKeySetOptions {
 export interface JwksKeySet {
   /** The keys that may verify a token naming `kid` (when it names one) and `algorithm`; throws a TokenRefusal. */
   keysFor(kid: string | undefined, algorithm: string): Promise<JwksKey[]>;
+  /** Closes the connections to the endpoint (idle keep-alive ones too); safe to call more than once. */
+  close(): Promise<void>;
 }
 
 export function createJwksKeySet(options: JwksKeySetOptions): JwksKeySet {
   const { url, cooldownMs, maxAgeMs, now } = options;
   const fetchTimeoutMs = options.fetchTimeoutMs ?? JWKS_FETCH_TIMEOUT_MS;
   const onFetchFailed = options.onFetchFailed ?? (() => {});
-  // No redirect interceptor: a 3xx is a failed fetch. Idle sockets are unref'd, so nothing needs closing.
+  // No redirect interceptor: a 3xx is a failed fetch. Idle sockets are unref'd (they keep no process
+  // alive), yet stay connected to the identity provider until `close`, which the service's close calls.
   const agent = new Agent({ maxResponseSize: options.maxBytes ?? JWKS_MAX_BYTES });
   let current: { keys: JwksKey[]; fetchedAtMs: number } | undefined;
   let lastAttemptMs: number | undefined;
@@ -104,6 +107,7 @@ export function createJwksKeySet(options: JwksKeySetOptions): JwksKeySet {
       if (found instanceof TokenRefusal) throw found;
       return found;
     },
+    close: () => (agent.closed ? Promise.resolve() : agent.close()),
   };
 }
 

@@ -11,6 +11,15 @@ import { refusalFromJose, refusalFromJsonwebtoken, TokenRefusal } from './token-
 export type Claims = JWTPayload & Record<string, unknown>;
 /** Resolves the claims of a valid token; rejects with a TokenRefusal naming the failed check. */
 export type VerifyToken = (token: string) => Promise<Claims>;
+/** A VerifyToken whose `close` ends the connections it holds (the JWKS endpoint's), with the service. */
+export type TokenVerifier = VerifyToken & { close(): Promise<void> };
+
+interface SignatureVerifier {
+  verify: (token: string) => Claims | Promise<Claims>;
+  close: () => Promise<void>;
+}
+
+const closeNothing = () => Promise.resolve();
 
 /** What a JWKS key can verify: SPEC's table less HS256 (a JWKS holds no secrets) and PS256 (no JWK form). */
 const JWKS_ALGORITHMS = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -44,7 +53,7 @@ function createSignatureVerifier(
   jwtConfig: Config['jwt'],
   now: () => number,
   logger?: Logger,
-): (token: string) => Claims | Promise<Claims> {
+): SignatureVerifier {
   const { key, issuer, audience, clockToleranceS } = jwtConfig;
   const verifyWithJose = async (token: string, joseKey: KeyObject, alg: string): Promise<Claims> => {
     try {
@@ -69,7 +78,7 @@ function createSignatureVerifier(
       onFetchFailed: (cause, hasLastGoodSet) =>
         logger?.warn({ cause, last_good_set: hasLastGoodSet }, 'JWKS fetch failed'),
     });
-    return async (token: string): Promise<Claims> => {
+    const verify = async (token: string): Promise<Claims> => {
       const { alg, kid } = readHeader(token, JWKS_ALGORITHMS);
       let refusal: unknown;
       // Several keys may fit a token without a kid (or a kid published twice): the first that verifies wins.
@@ -83,14 +92,16 @@ function createSignatureVerifier(
       }
       throw refusal;
     };
+    return { verify, close: () => keySet.close() };
   }
 
   const { key: staticKey, algorithm } = key;
   if (algorithm === 'EdDSA') {
-    return async (token: string) => {
+    const verify = async (token: string) => {
       readHeader(token, [algorithm]);
       return verifyWithJose(token, staticKey, algorithm);
     };
+    return { verify, close: closeNothing };
   }
 
   const options: jwt.VerifyOptions = {
@@ -100,7 +111,7 @@ function createSignatureVerifier(
     ...(audience === undefined ? {} : { audience }),
   };
   // Synchronous: jsonwebtoken verifies in place, and an await here would cost every cache miss a tick.
-  return (token: string): Claims => {
+  const verify = (token: string): Claims => {
     readHeader(token, [algorithm]);
     let claims: unknown;
     try {
@@ -112,6 +123,7 @@ function createSignatureVerifier(
     if ((claims as Claims).exp === undefined) throw new TokenRefusal('no_exp');
     return claims as Claims;
   };
+  return { verify, close: closeNothing };
 }
 
 /**
@@ -124,24 +136,25 @@ export function createTokenVerifier(
   jwtConfig: Config['jwt'],
   now: () => number = Date.now,
   logger?: Logger,
-): VerifyToken {
-  const verifySignature = createSignatureVerifier(jwtConfig, now, logger);
+): TokenVerifier {
+  const signature = createSignatureVerifier(jwtConfig, now, logger);
   const toleranceMs = jwtConfig.clockToleranceS * 1000;
   const verified = new LRUCache<string, { claims: Claims; validUntilMs: number }>({
     max: VERIFIED_TOKENS_MAX,
     maxSize: VERIFIED_TOKENS_MAX_CHARS,
     sizeCalculation: (_entry, token) => token.length,
   });
-  return async function verifyToken(token) {
+  const verifyToken: VerifyToken = async (token) => {
     const known = verified.get(token);
     if (known !== undefined) {
       if (known.validUntilMs > now()) return known.claims;
       verified.delete(token);
     }
-    const claims = await verifySignature(token);
+    const claims = await signature.verify(token);
     const validUntilMs = (claims.exp as number) * 1000 + toleranceMs;
     const ttl = Math.floor(validUntilMs - now());
     if (ttl > 0) verified.set(token, { claims, validUntilMs }, { ttl });
     return claims;
   };
+  return Object.assign(verifyToken, { close: signature.close });
 }

@@ -1,6 +1,6 @@
 // A JWKS endpoint on 127.0.0.1 whose key set, status, body and delay a test can change and whose fetches it counts.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { startHarness, type Harness } from './harness.js';
@@ -11,6 +11,8 @@ export interface JwksServer {
   url: string;
   /** How many times the key set was requested so far. */
   fetchCount(): number;
+  /** Resolves once no client connection is open (it keeps idle keep-alive connections for a minute). */
+  allConnectionsClosed(): Promise<void>;
   setKeys(keys: Jwk[]): void;
   /** Answer every later fetch with this status (200 serves the key set). */
   setStatus(status: number): void;
@@ -45,11 +47,24 @@ export async function startJwksServer(keys: Jwk[] = []): Promise<JwksServer> {
     }, delayMs);
     pending.add(timer);
   });
+  // Idle connections stay open until the client closes them, as a real identity provider's may.
+  server.keepAliveTimeout = 60_000;
+  const sockets = new Set<Socket>();
+  let onAllClosed: (() => void) | undefined;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) onAllClosed?.();
+    });
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     fetchCount: () => fetches,
+    allConnectionsClosed: () =>
+      sockets.size === 0 ? Promise.resolve() : new Promise((resolve) => (onAllClosed = resolve)),
     setKeys(next) {
       currentKeys = next;
     },

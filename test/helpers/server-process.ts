@@ -1,27 +1,41 @@
 // Spawns the real `node dist/main.js` in an empty directory and reads its JSON lines, for tests of the process itself.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { acquireStartSlot } from './start-slots.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
-/** Generous: a cold start takes about a second of CPU, more on a busy machine. */
-export const WAIT_LIMIT_MS = 8000;
+/**
+ * A bound for a broken build, not a timing claim: a cold start takes about a second of CPU, and
+ * several seconds on a 2-core machine that other work loads too (starts have a slot of their own).
+ */
+export const WAIT_LIMIT_MS = 30_000;
+/** For tests that start processes (a start may first queue for its slot) and wait on them more than once. */
+export const PROCESS_TEST_TIMEOUT_MS = 4 * WAIT_LIMIT_MS;
 
 export type LogLine = Record<string, unknown>;
 
+export interface SpawnOptions {
+  /** Files written into the fresh working directory before the process starts (e.g. `.env`). */
+  files?: Record<string, string>;
+}
+
 export interface ServerProcess {
   child: ChildProcess;
-  /** The working directory it was started in (fresh and empty: no .env). */
+  /** The working directory it was started in (fresh, and empty but for `files`: no .env unless given). */
   cwd: string;
   /** stdout's lines so far, parsed (a line that is not JSON is kept as `{ unparsed }`). */
   lines: LogLine[];
+  /** stdout's text so far, as written. */
+  stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   hasExited(): boolean;
+  /** Resolves with the first line (so far or to come) that matches; rejects once the process exits without one. */
   waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine>;
 }
 
@@ -33,14 +47,23 @@ export async function waitUntil(isDone: () => boolean, what: string): Promise<vo
   }
 }
 
+function parseLine(text: string): LogLine {
+  try {
+    return JSON.parse(text) as LogLine;
+  } catch {
+    return { unparsed: text };
+  }
+}
+
 /** Starts processes and remembers them, so `cleanUp` (afterEach) kills any left running and removes their directories. */
 export function createServerProcesses() {
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
 
-  function spawnServer(env: Record<string, string>): ServerProcess {
+  function spawnServer(env: Record<string, string>, options: SpawnOptions = {}): ServerProcess {
     const cwd = mkdtempSync(join(tmpdir(), 'ntropy-bff-process-'));
     dirs.push(cwd);
+    for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(cwd, name), text);
     const child = spawn(process.execPath, [MAIN], {
       cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
@@ -54,38 +77,83 @@ export function createServerProcesses() {
         resolve({ code, signal });
       }),
     );
+    let stdout = '';
     let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const lines: LogLine[] = [];
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      try {
-        lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        lines.push({ unparsed: text });
-      }
+    // Waiting is event-driven: each new line is offered to the waiters, and the end of stdout fails those left.
+    const waiters = new Set<(line: LogLine | undefined) => void>();
+    const reader = createInterface({ input: child.stdout });
+    reader.on('line', (text) => {
+      const line = parseLine(text);
+      lines.push(line);
+      for (const offer of waiters) offer(line);
     });
+    let isStdoutClosed = false;
+    reader.once('close', () => {
+      isStdoutClosed = true;
+      for (const offer of waiters) offer(undefined);
+    });
+
+    function waitForLine(matches: (line: LogLine) => boolean): Promise<LogLine> {
+      const seen = lines.find(matches);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const fail = (why: string) => {
+          waiters.delete(offer);
+          clearTimeout(timer);
+          reject(new Error(`${why}; stderr: ${stderr}`));
+        };
+        const offer = (line: LogLine | undefined) => {
+          if (line === undefined) return fail('the server closed its stdout without the expected line');
+          if (!matches(line)) return;
+          waiters.delete(offer);
+          clearTimeout(timer);
+          resolve(line);
+        };
+        const timer = setTimeout(() => fail('timed out waiting for a log line'), WAIT_LIMIT_MS);
+        if (isStdoutClosed) return fail('the server closed its stdout without the expected line');
+        waiters.add(offer);
+      });
+    }
+
     return {
       child,
       cwd,
       lines,
+      stdout: () => stdout,
       stderr: () => stderr,
       exited,
       hasExited: () => hasExited,
-      async waitForLine(matches) {
-        await waitUntil(() => lines.some(matches) || hasExited, 'a log line');
-        const line = lines.find(matches);
-        if (line === undefined)
-          throw new Error(`the server exited without the expected line; stderr: ${stderr}`);
-        return line;
-      },
+      waitForLine,
     };
   }
 
+  /** Spawns once a start slot is free, and frees it once the process listens or ends (its costly part is over). */
+  async function launchServer(
+    env: Record<string, string>,
+    options: SpawnOptions = {},
+  ): Promise<ServerProcess> {
+    const freeSlot = await acquireStartSlot();
+    const server = spawnServer(env, options);
+    server
+      .waitForLine((line) => line.msg === 'listening')
+      .catch(() => undefined)
+      .finally(freeSlot);
+    return server;
+  }
+
   return {
+    /** Spawns at once, outside the start slots: prefer launchServer. */
     spawnServer,
-    /** Spawns and resolves with the port of its `listening` line. */
-    async startServer(env: Record<string, string>): Promise<ServerProcess & { port: number }> {
-      const server = spawnServer(env);
+    launchServer,
+    /** Launches and resolves with the port of its `listening` line. */
+    async startServer(
+      env: Record<string, string>,
+      options: SpawnOptions = {},
+    ): Promise<ServerProcess & { port: number }> {
+      const server = await launchServer(env, options);
       const listening = await server.waitForLine((line) => line.msg === 'listening');
       return { ...server, port: Number(listening.port) };
     },
@@ -101,3 +169,5 @@ export function createServerProcesses() {
     },
   };
 }
+
+export type ServerProcesses = ReturnType<typeof createServerProcesses>;
