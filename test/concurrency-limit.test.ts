@@ -53,10 +53,13 @@ describe('simulated Ntropy — in-flight counter', () => {
 describe('GET /v3/batches — upstream concurrency', () => {
   it('never has more than UPSTREAM_MAX_CONCURRENCY calls in flight; the others wait their turn', async () => {
     const h = await harness({ UPSTREAM_MAX_CONCURRENCY: '3' });
-    h.upstream.setDefault({ delayMs: 50 });
+    // Long enough that all ten are in before the first three are answered, on a loaded machine too.
+    h.upstream.setDefault({ delayMs: 300 });
     const limits = Array.from({ length: 10 }, (_, index) => index + 1);
 
-    const answers = await Promise.all(limits.map((limit) => getBatches(h, `?limit=${limit}`)));
+    const pending = Promise.all(limits.map((limit) => getBatches(h, `?limit=${limit}`)));
+    await waitUntil(async () => h.upstream.inFlight() === 3 && (await queueOf(h)) === 7);
+    const answers = await pending;
 
     expect(answers.map((res) => res.status)).toEqual(limits.map(() => 200));
     expect(h.upstream.received).toHaveLength(10);
@@ -92,9 +95,11 @@ describe('GET /v3/batches — upstream concurrency', () => {
     const afterRateLimit = await limitOf(h);
 
     h.upstream.reset();
-    h.upstream.setDefault({ delayMs: 50 });
+    h.upstream.setDefault({ delayMs: 300 });
     // Six at once: four go, two wait; the limit only grows after four successes, when none is left waiting.
-    await Promise.all(Array.from({ length: 6 }, (_, index) => getBatches(h, `?limit=${index + 11}`)));
+    const six = Promise.all(Array.from({ length: 6 }, (_, index) => getBatches(h, `?limit=${index + 11}`)));
+    await waitUntil(async () => h.upstream.inFlight() === 4 && (await queueOf(h)) === 2);
+    await six;
 
     expect([afterOutage, afterRateLimit]).toEqual([8, 4]);
     expect(h.upstream.maxInFlight()).toBe(4);
