@@ -3,8 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFaults, FAULTS, FAULT_TTL_MS } from './faults.js';
+import { judgeGoals, renderGoalsMarkdown, writeGoalsInto } from './goals.js';
 import { hasWrk } from './load.js';
-import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
+import { ROOT, RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
 import { countErrors, judgeTargets, printFaults, printReport, summarize, summarizeFaults } from './report.js';
 import { benchBurst, benchCacheHit, benchMemory, benchMissPath } from './scenarios.js';
 import { createAuths } from './servers.js';
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
   const auths = createAuths();
   const hs256 = auths.find((auth) => auth.algorithm === 'HS256');
   if (hs256 === undefined) throw new Error('no HS256 token');
-  const faultsOnly = parseArgs({ options: { only: { type: 'string' } } }).values.only === 'faults';
+  const args = parseArgs({ options: { only: { type: 'string' }, 'write-benchmarks': { type: 'boolean' } } });
+  const faultsOnly = args.values.only === 'faults';
   const describeFaults =
     `${FAULTS.rate503 * 100} % 503, ${FAULTS.rate429 * 100} % 429 Retry-After: ${FAULTS.retryAfterS}, ` +
     `CACHE_TTL_MS=${FAULT_TTL_MS}, CACHE_STALE_IF_ERROR_MS default vs 0`;
@@ -48,10 +50,12 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    'bench: 1/5 cache hit: bare node:http, plain Express, the proxy (HS256, RS256, HS256 + limit) ...',
+    'bench: 1/5 cache hit: bare node:http, plain Express, the peer, the proxy (HS256, HS256 + per-user limit) ...',
   );
   const hit = await benchCacheHit(auths);
-  console.log('bench: 2/5 miss path: stand-in direct vs via the proxy, at 32 and at 1 connection ...');
+  console.log(
+    'bench: 2/5 miss path: stand-in direct, via the proxy, via the peer, at 32 and at 1 connection ...',
+  );
   const miss = await benchMissPath(hs256);
   console.log('bench: 3/5 burst ...');
   const burst = await benchBurst(hs256);
@@ -69,6 +73,22 @@ async function main(): Promise<void> {
   const results = { date: new Date().toISOString(), machine, source, ...figures, targets, errors, elapsedS };
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   console.log('bench: raw figures in bench/results/latest.json');
+  // The goals table of BENCHMARKS.md, ready to paste (or written in place with --write-benchmarks).
+  const goals = renderGoalsMarkdown(
+    judgeGoals(figures),
+    `\`npm run bench\` on commit \`${source.commit}\` (${changes}), ${results.date.slice(0, 10)}, ` +
+      `Node.js ${machine.node}, ${machine.nproc} cores (${machine.cpu ?? 'unknown CPU'}), ${elapsedS.toFixed(0)} s:`,
+  );
+  writeFileSync(`${RESULTS_DIR}latest.md`, `${goals}\n`);
+  if (args.values['write-benchmarks'] === true) {
+    const isWritten = writeGoalsInto(`${ROOT}BENCHMARKS.md`, goals);
+    console.log(
+      isWritten ? 'bench: BENCHMARKS.md goals table updated' : 'bench: BENCHMARKS.md has no goals markers',
+    );
+  } else
+    console.log(
+      'bench: goals table in bench/results/latest.md (--write-benchmarks puts it in BENCHMARKS.md)',
+    );
   if (errors > 0) process.exitCode = 1;
 }
 

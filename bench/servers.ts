@@ -83,3 +83,14 @@ export async function withServer<T>(start: Promise<Server>, use: (server: Server
     await server.stop();
   }
 }
+
+/** The hand-written peer (`bench/peer.ts`) in front of the stand-in, checking HS256 tokens with `auth`'s secret. */
+export function startPeer(standIn: Server, auth: Auth): Promise<Server> {
+  if (auth.algorithm !== 'HS256') throw new Error('the peer checks HS256 tokens only');
+  return startServer({
+    name: 'peer',
+    script: 'peer.js',
+    readyPath: '/healthz',
+    env: { NTROPY_API_KEY: 'bench-ntropy-key', NTROPY_BASE_URL: standIn.url, ...auth.env },
+  });
+}
