@@ -13,7 +13,7 @@ import {
   missCacheStatus,
   staleCacheStatus,
 } from './cache-status.js';
-import { canonicalQueryString, parseListQuery } from './list-query.js';
+import { createListQueryReader } from './list-query.js';
 import type { CallResult, PageCache } from './page-cache.js';
 
 export interface BatchesRouteOptions {
@@ -44,6 +44,7 @@ function sendPage(
 export function createBatchesHandler(options: BatchesRouteOptions) {
   const { pageCache, requestDeadlineMs, metrics } = options;
   const now = options.now ?? Date.now;
+  const readListQuery = createListQueryReader();
 
   function answerHit(req: Request, res: Response, facts: AuditFacts, page: UpstreamPage, ttlLeftMs: number) {
     facts.cache = 'HIT';
@@ -100,10 +101,9 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
   // Synchronous on a hit: no promise is made for the path that needs none.
   return function listBatches(req: Request, res: Response): Promise<void> | undefined {
     const queryAt = req.url.indexOf('?');
-    const query = parseListQuery(new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1)));
+    const { query, key } = readListQuery(queryAt === -1 ? '' : req.url.slice(queryAt + 1));
     const facts = auditFacts(res);
     facts.query = query;
-    const key = canonicalQueryString(query);
     const cached = pageCache.getFresh(key);
     if (cached === undefined) return answerMiss(req, res, facts, key);
     facts.upstream = {
