@@ -68,7 +68,7 @@ export function createApp(deps: AppDeps): express.Express {
     createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
     ...(config.userRateLimitPerMin === 0
       ? []
-      : [createUserRateLimit(config.userRateLimitPerMin, deps.userLimitStore)]),
+      : [createUserRateLimit(config.userRateLimitPerMin, deps.userLimitStore, now)]),
     createBatchesHandler({
       pageCache: deps.pageCache,
       requestDeadlineMs: config.requestDeadlineMs,
