@@ -63,12 +63,8 @@ function answeredStatus(res: ServerResponse): number {
 /** Client input (a cursor, say) could carry the server key; it must not reach the log (SPEC "Normalized errors"). */
 function scrubQuery(query: AuditFacts['query'], secret: string): AuditFacts['query'] | null {
   if (query === undefined) return null;
-  let hasSecret = false;
-  for (const name in query) {
-    const value = query[name];
-    if (typeof value === 'string' && value.includes(secret)) hasSecret = true;
-  }
-  if (!hasSecret) return query;
+  const values = Object.values(query);
+  if (!values.some((value) => typeof value === 'string' && value.includes(secret))) return query;
   return Object.fromEntries(
     Object.entries(query).map(([name, value]) => [
       name,
@@ -90,26 +86,24 @@ function buildAuditRecord(
   const code = isCutShort ? 'client_closed_request' : status >= 400 ? facts.code : undefined;
   const closedBy = (req.socket as Socket & { [CLOSED_BY_SERVER]?: string })[CLOSED_BY_SERVER];
   const reason = isCutShort ? (closedBy ?? 'client_closed') : facts.reason;
-  // One shape for every line (absent fields are undefined, which pino leaves out): building and
-  // serialising it stays on one path (BENCHMARKS.md).
   return {
     request_id: requestIdOf(res),
     audit: true,
     sub: facts.sub ?? null,
-    client_id: facts.clientId,
-    azp: facts.azp,
+    ...(facts.clientId === undefined ? {} : { client_id: facts.clientId }),
+    ...(facts.azp === undefined ? {} : { azp: facts.azp }),
     method: req.method,
     path: AUDITED_PATH,
     query: scrubQuery(facts.query, secret),
     status,
-    code,
+    ...(code === undefined ? {} : { code }),
     cache: facts.cache ?? null,
     upstream_status: facts.upstream?.lastStatus ?? null,
     upstream_attempts: facts.upstream?.attempts ?? 0,
     upstream_request_id: facts.upstream?.lastRequestId ?? null,
     upstream_waited_ms: facts.upstream?.waitedMs ?? 0,
     client_ip: clientIp ?? null,
-    reason: status < 400 ? undefined : reason,
+    ...(reason === undefined || status < 400 ? {} : { reason }),
     duration_ms: durationMs,
   };
 }
