@@ -57,7 +57,7 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     facts.cache = 'MISS';
     // A client that leaves stops waiting; the shared call is cancelled once nobody waits for it.
     const clientGone = new AbortController();
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableEnded) clientGone.abort(new Error('client closed the request'));
     });
     const receivedAtMs = (res.locals as { receivedAtMs?: number }).receivedAtMs ?? now();

@@ -159,8 +159,9 @@ export function createRequestLog(options: RequestLogOptions) {
     // Read now: once the client has gone, its socket no longer knows the peer address.
     const clientIp = !isAuditLine ? undefined : readsForwardedFor ? req.ip : req.socket.remoteAddress;
     const startedAtMs = performance.now();
-    // 'close' comes once per response: after it was written, or when the client went first.
-    res.once('close', () => {
+    // 'close' comes once per response: after it was written, or when the client went first (so `on`,
+    // without the wrapper `once` adds).
+    res.on('close', () => {
       const durationMs = performance.now() - startedAtMs;
       onClosed(route, req.method, answeredStatus(res), durationMs / 1000);
       if (!isAuditLine) return;
