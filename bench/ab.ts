@@ -1,6 +1,7 @@
 // A/B of two proxy builds, side by side in paired rounds with the bench's own rotation:
-// `node dist/bench/ab.js hit|miss <before>/dist/main.js <after>/dist/main.js [rounds]` (each a built checkout,
-// for example a `git worktree`). Hit: plain Express and both proxies (HS256, cache hit). Miss: the stand-in
+// `node dist/bench/ab.js hit|miss <before>/dist/main.js <after>/dist/main.js [rounds] [NAME=value ...]` (each a
+// built checkout, for example a `git worktree`; NAME=value adds to both proxies' environment). A build may carry
+// Node flags after its path, in the same argument: '/abs/dist/main.js --max-semi-space-size=2'. Hit: plain Express and both proxies (HS256, cache hit). Miss: the stand-in
 // direct and both proxies (cache off, a fresh cursor per request, c=32). Prints each contender's medians and
 // the paired ratios; builds nothing itself.
 import { existsSync } from 'node:fs';
@@ -12,13 +13,20 @@ import { HIT_PATH, createAuths, startCeiling, startProxy, startStandIn } from '.
 const LOAD = { connections: 32, warmupS: 2, durationS: 2 };
 
 async function main(): Promise<void> {
-  const [mode, before, after, roundsArg] = process.argv.slice(2);
+  const [mode, before, after, roundsArg, ...envArgs] = process.argv.slice(2);
+  const extraEnv = Object.fromEntries(
+    envArgs.map((arg) => [arg.split('=')[0] ?? '', arg.slice(arg.indexOf('=') + 1)]),
+  );
   const rounds = Number(roundsArg ?? 7);
   if ((mode !== 'hit' && mode !== 'miss') || before === undefined || after === undefined || !(rounds > 0))
     throw new Error(
-      'usage: node dist/bench/ab.js hit|miss <before dist/main.js> <after dist/main.js> [rounds]',
+      'usage: node dist/bench/ab.js hit|miss <before dist/main.js> <after dist/main.js> [rounds] [NAME=value ...]',
     );
-  for (const file of [before, after])
+  const builds = [before, after].map((arg) => {
+    const [mainJs = '', ...nodeArgs] = arg.split(' ');
+    return { mainJs, nodeArgs };
+  });
+  for (const { mainJs: file } of builds)
     if (!file.startsWith('/') || !existsSync(file))
       throw new Error(`${file}: not an absolute path to a build`);
   if (!hasWrk) throw new Error('wrk is not installed; install it with `apt-get install wrk`');
@@ -36,9 +44,10 @@ async function main(): Promise<void> {
     servers.push(standIn);
     const reference = mode === 'hit' ? await startCeiling('express') : standIn;
     if (reference !== standIn) servers.push(reference);
-    const env = { CACHE_TTL_MS: mode === 'hit' ? '3600000' : '0' };
+    const env = { CACHE_TTL_MS: mode === 'hit' ? '3600000' : '0', ...extraEnv };
     const proxies = [];
-    for (const mainJs of [before, after]) proxies.push(await startProxy(standIn, auth, env, [], mainJs));
+    for (const { mainJs, nodeArgs } of builds)
+      proxies.push(await startProxy(standIn, auth, env, nodeArgs, mainJs));
     servers.push(...proxies);
     // As in the bench: on the miss path the stand-in's CPU counts too, since it serves every miss.
     const contenders: Contender[] = [

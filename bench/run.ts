@@ -3,8 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFaults, FAULTS, FAULT_TTL_MS } from './faults.js';
+import { judgeGoals, renderGoalsMarkdown, writeGoalsInto } from './goals.js';
 import { hasWrk } from './load.js';
-import { RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
+import { ROOT, RESULTS_DIR, buildProxy, describeSource, hasTaskset, pinSelfToLoadCore } from './processes.js';
 import { countErrors, judgeTargets, printFaults, printReport, summarize, summarizeFaults } from './report.js';
 import { benchReplicas, hasRedisServer } from './replicas.js';
 import { countReplicaErrors, printReplicas, summarizeReplicas } from './replicas-report.js';
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   const auths = createAuths();
   const hs256 = auths.find((auth) => auth.algorithm === 'HS256');
   if (hs256 === undefined) throw new Error('no HS256 token');
-  const only = parseArgs({ options: { only: { type: 'string' } } }).values.only;
+  const args = parseArgs({ options: { only: { type: 'string' }, 'write-benchmarks': { type: 'boolean' } } });
+  const only = args.values.only;
   const faultsOnly = only === 'faults';
   if (only === 'replicas') {
     // `npm run bench -- --only replicas`: scenario 6 alone.
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     `CACHE_TTL_MS=${FAULT_TTL_MS}, CACHE_STALE_IF_ERROR_MS default vs 0`;
   if (faultsOnly) {
     // `npm run bench -- --only faults`: scenario 5 alone.
-    console.log(`bench: 5/5 faults (${describeFaults}) ...`);
+    console.log(`bench: faults (${describeFaults}) ...`);
     const faults = await benchFaults(hs256);
     printFaults(faults);
     const elapsedS = (Date.now() - startedAt) / 1000;
@@ -67,20 +69,22 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    'bench: 1/5 cache hit: bare node:http, plain Express, the proxy (HS256, RS256, HS256 + limit) ...',
+    'bench: 1/6 cache hit: bare node:http, plain Express, the peer, the proxy (HS256, HS256 + per-user limit) ...',
   );
   const hit = await benchCacheHit(auths);
-  console.log('bench: 2/5 miss path: stand-in direct vs via the proxy, at 32 and at 1 connection ...');
+  console.log(
+    'bench: 2/6 miss path: stand-in direct, via the proxy, via the peer, at 32 and at 1 connection ...',
+  );
   const miss = await benchMissPath(hs256);
-  console.log('bench: 3/5 burst ...');
+  console.log('bench: 3/6 burst ...');
   const burst = await benchBurst(hs256);
-  console.log('bench: 4/5 memory ...');
+  console.log('bench: 4/6 memory ...');
   const memory = await benchMemory(hs256);
-  console.log(`bench: 5/5 faults (${describeFaults}) ...`);
+  console.log(`bench: 5/6 faults (${describeFaults}) ...`);
   const faults = await benchFaults(hs256);
   // Scenario 6 needs a redis-server; without one it is left out, and says so.
   console.log(
-    hasRedisServer ? 'bench: 6 replicas ...' : 'bench: 6 replicas SKIPPED (redis-server not installed)',
+    hasRedisServer ? 'bench: 6/6 replicas ...' : 'bench: 6/6 replicas SKIPPED (redis-server not installed)',
   );
   const replicas = hasRedisServer ? await benchReplicas(hs256) : undefined;
 
@@ -104,6 +108,22 @@ async function main(): Promise<void> {
   };
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   console.log('bench: raw figures in bench/results/latest.json');
+  // The goals table of BENCHMARKS.md, ready to paste (or written in place with --write-benchmarks).
+  const goals = renderGoalsMarkdown(
+    judgeGoals(figures),
+    `\`npm run bench\` on commit \`${source.commit}\` (${changes}), ${results.date.slice(0, 10)}, ` +
+      `Node.js ${machine.node}, ${machine.nproc} cores (${machine.cpu ?? 'unknown CPU'}), ${elapsedS.toFixed(0)} s:`,
+  );
+  writeFileSync(`${RESULTS_DIR}latest.md`, `${goals}\n`);
+  if (args.values['write-benchmarks'] === true) {
+    const isWritten = writeGoalsInto(`${ROOT}BENCHMARKS.md`, goals);
+    console.log(
+      isWritten ? 'bench: BENCHMARKS.md goals table updated' : 'bench: BENCHMARKS.md has no goals markers',
+    );
+  } else
+    console.log(
+      'bench: goals table in bench/results/latest.md (--write-benchmarks puts it in BENCHMARKS.md)',
+    );
   if (errors > 0 || (replicas !== undefined && countReplicaErrors(replicas) > 0)) process.exitCode = 1;
 }
 

@@ -2,6 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ROOT, startServer, type Server } from './processes.js';
+import { readStartFlags } from './start-flags.js';
 
 export const HIT_PATH = '/v3/batches?limit=10';
 
@@ -47,8 +48,9 @@ export function startCeiling(kind: 'node' | 'express'): Promise<Server> {
 }
 
 /**
- * The built proxy, `node dist/main.js`, configured only through its environment (SPEC "Running"). `mainJs` names
- * another build's entry (an absolute path), for an A/B of two commits (`bench/ab.ts`).
+ * The built proxy, `node dist/main.js` with `npm start`'s Node flags, configured only through its environment
+ * (SPEC "Running"). `nodeArgs` come after those flags (a V8 flag given twice takes its last value). `mainJs`
+ * names another build's entry (an absolute path), for an A/B of two commits (`bench/ab.ts`).
  */
 export function startProxy(
   standIn: Server,
@@ -60,7 +62,7 @@ export function startProxy(
   return startServer({
     name: 'proxy',
     script: mainJs,
-    nodeArgs,
+    nodeArgs: [...readStartFlags(), ...nodeArgs],
     readyPath: '/healthz',
     env: {
       NTROPY_API_KEY: 'bench-ntropy-key',
@@ -82,4 +84,15 @@ export async function withServer<T>(start: Promise<Server>, use: (server: Server
   } finally {
     await server.stop();
   }
+}
+
+/** The hand-written peer (`bench/peer.ts`) in front of the stand-in, checking HS256 tokens with `auth`'s secret. */
+export function startPeer(standIn: Server, auth: Auth): Promise<Server> {
+  if (auth.algorithm !== 'HS256') throw new Error('the peer checks HS256 tokens only');
+  return startServer({
+    name: 'peer',
+    script: 'peer.js',
+    readyPath: '/healthz',
+    env: { NTROPY_API_KEY: 'bench-ntropy-key', NTROPY_BASE_URL: standIn.url, ...auth.env },
+  });
 }

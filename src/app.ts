@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import { createBatchesHandler } from './batches/batches-route.js';
 import type { PageCache } from './batches/page-cache.js';
 import type { Config } from './config.js';
-import { createRequestLog } from './http/audit-log.js';
+import { AUDITED_PATH, createRequestLog } from './http/audit-log.js';
 import { createAuthenticator } from './http/authenticate.js';
+import { composeHandlers } from './http/compose-handlers.js';
 import { createCors } from './http/cors.js';
 import { refuseUnmetExpectation } from './http/expectation.js';
 import { refuseUnplainTarget } from './http/request-target.js';
-import { addRouteFallbacks, applyStrictSettings } from './http/route-fallbacks.js';
-import { createSecurityHeaders } from './http/security-headers.js';
+import { addRouteFallbacks, applyStrictSettings, refuseOtherMethods } from './http/route-fallbacks.js';
+import { readSecurityHeaders } from './http/security-headers.js';
 import type { VerifyToken } from './http/token-verifier.js';
 import { createUserRateLimit } from './http/user-rate-limit.js';
 import { atEveryLevel } from './logger.js';
@@ -55,6 +56,27 @@ export function createApp(deps: AppDeps): express.Express {
   // SPEC "Request IDs and audit log", client_ip: Express's reading of X-Forwarded-For under TRUST_PROXY.
   if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
 
+  const cors = createCors(config.corsOrigins);
+  // SPEC "Order of checks", for /v3/batches: preflight, the target and Expect (both answered before routing
+  // on every path), route (405), authentication and authorization, per-user limit, then the query, the
+  // cache and the upstream inside the handler.
+  const batches = composeHandlers([
+    cors.withHeldHeaders,
+    refuseUnplainTarget,
+    refuseUnmetExpectation,
+    refuseOtherMethods(AUDITED_PATH, ROUTES[AUDITED_PATH] ?? 'GET, HEAD'),
+    createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
+    ...(config.userRateLimitPerMin === 0
+      ? []
+      : [createUserRateLimit(config.userRateLimitPerMin, deps.userLimitStore, now)]),
+    createBatchesHandler({
+      pageCache: deps.pageCache,
+      requestDeadlineMs: config.requestDeadlineMs,
+      metrics,
+      now,
+    }),
+  ]);
+  // The first layer: every request's id, headers and audit line, and /v3/batches answered right there.
   app.use(
     createRequestLog({
       auditLogger: deps.auditLogger ?? atEveryLevel(deps.logger),
@@ -64,10 +86,11 @@ export function createApp(deps: AppDeps): express.Express {
       onClosed: (route, method, status, durationS) => metrics.recordRequest(route, method, status, durationS),
       isReady,
       now,
+      fixedHeaders: readSecurityHeaders(),
+      batches,
     }),
   );
-  app.use(createSecurityHeaders());
-  app.use(createCors(config.corsOrigins));
+  app.use(cors.forEveryPath);
   app.use(refuseUnplainTarget);
   app.use(refuseUnmetExpectation);
 
@@ -80,19 +103,6 @@ export function createApp(deps: AppDeps): express.Express {
   });
   if (routes[METRICS_PATH] !== undefined) app.get(METRICS_PATH, serveMetrics(metrics));
   app.get('/openapi.json', createOpenApiRoute(config.jwt.requiredScope));
-  app.get(
-    '/v3/batches',
-    createAuthenticator(deps.verifyToken, config.jwt.requiredScope),
-    ...(config.userRateLimitPerMin === 0
-      ? []
-      : [createUserRateLimit(config.userRateLimitPerMin, deps.userLimitStore)]),
-    createBatchesHandler({
-      pageCache: deps.pageCache,
-      requestDeadlineMs: config.requestDeadlineMs,
-      metrics,
-      now,
-    }),
-  );
   addRouteFallbacks(app, routes, deps.logger, config.ntropyApiKey);
   return app;
 }

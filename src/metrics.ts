@@ -85,6 +85,33 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
     registers,
   });
 
+  // Each answer's metrics go to labelled children kept here, found without building a label object (the
+  // labels are few: the routes, the methods Node's parser accepts, the statuses answered).
+  type RequestCounter = ReturnType<typeof requests.labels>;
+  const requestCounters = new Map<string, Map<string, Map<number, RequestCounter>>>();
+  function requestCounter(route: string, method: string, status: number): RequestCounter {
+    let byMethod = requestCounters.get(route);
+    if (byMethod === undefined)
+      requestCounters.set(route, (byMethod = new Map<string, Map<number, RequestCounter>>()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map<number, RequestCounter>()));
+    let counter = byStatus.get(status);
+    if (counter === undefined)
+      byStatus.set(status, (counter = requests.labels(route, method, String(status))));
+    return counter;
+  }
+  const durationHistograms = new Map<string, ReturnType<typeof duration.labels>>();
+  function durationHistogram(route: string) {
+    let histogram = durationHistograms.get(route);
+    if (histogram === undefined) durationHistograms.set(route, (histogram = duration.labels(route)));
+    return histogram;
+  }
+  const cacheCounters = {
+    hit: cache.labels('hit'),
+    miss: cache.labels('miss'),
+    stale: cache.labels('stale'),
+  };
+
   const upstreamListener: UpstreamListener = {
     attempt: (outcome) => upstreamAttempts.inc({ outcome }),
     retry: () => upstreamRetries.inc(),
@@ -108,11 +135,11 @@ export function createMetrics(options: { collectProcessMetrics: boolean }) {
     registry,
     upstreamListener,
     recordRequest(route: string, method: string, status: number, seconds: number): void {
-      requests.inc({ route, method, status: String(status) });
-      duration.observe({ route }, seconds);
+      requestCounter(route, method, status).inc();
+      durationHistogram(route).observe(seconds);
     },
     recordCacheLookup(result: 'hit' | 'miss' | 'stale'): void {
-      cache.inc({ result });
+      cacheCounters[result].inc();
     },
     /** SPEC "Replicas and shared state": the Redis metrics, registered only when REDIS_URL is set. */
     createRedisObserver(): RedisObserver {

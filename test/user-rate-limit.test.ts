@@ -1,5 +1,6 @@
 // SPEC per-user limit (rate_limited): N authenticated requests per token subject per fixed 60 s window, 0 disables.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useClockedHarness } from './helpers/clocked-harness.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 import { bearer, signToken } from './helpers/tokens.js';
 
@@ -160,5 +161,28 @@ describe('GET /v3/batches — per-user limit disabled', () => {
       expect(res.headers.ratelimit).toBeUndefined();
     }
     expect(statuses).toEqual(Array<number>(20).fill(200));
+  });
+});
+
+describe('GET /v3/batches — per-user limit, the fixed 60 s window', () => {
+  const clocked = useClockedHarness({ env: { USER_RATE_LIMIT_PER_MIN: '2' } }, { frozen: true });
+
+  it("renews a subject's budget once the window its first request started has passed, not before", async () => {
+    const { h, advanceTo } = clocked();
+    expect((await asUser(h, 'windowed')).status).toBe(200);
+    await advanceTo(30_000);
+    expect((await asUser(h, 'windowed')).status).toBe(200);
+    const past = await asUser(h, 'windowed');
+    expect(past.status).toBe(429);
+    expect(past.headers['retry-after']).toBe('30');
+    await advanceTo(59_999);
+    const last = await asUser(h, 'windowed');
+    expect(last.status).toBe(429);
+    expect(last.headers['retry-after']).toBe('1');
+
+    await advanceTo(60_000);
+    const renewed = await asUser(h, 'windowed');
+    expect(renewed.status).toBe(200);
+    expect(renewed.headers.ratelimit).toBe('"user";r=1;t=60');
   });
 });

@@ -1,6 +1,7 @@
 // GET /v3/batches: validate, look up the page (cache, coalescing, upstream, stale), answer with SPEC's headers.
 import type { Request, Response } from 'express';
-import { auditFacts, requestIdOf } from '../http/audit-log.js';
+import { requestIdOf, writeAnswerHead } from '../http/answer-headers.js';
+import { auditFacts, type AuditFacts } from '../http/audit-log.js';
 import type { Metrics } from '../metrics.js';
 import { Problem } from '../problem.js';
 import type { UpstreamPage } from '../upstream/upstream-page.js';
@@ -12,7 +13,7 @@ import {
   missCacheStatus,
   staleCacheStatus,
 } from './cache-status.js';
-import { canonicalQueryString, parseListQuery } from './list-query.js';
+import { createListQueryReader } from './list-query.js';
 import type { CallResult, PageCache } from './page-cache.js';
 
 export interface BatchesRouteOptions {
@@ -22,56 +23,41 @@ export interface BatchesRouteOptions {
   now?: () => number;
 }
 
-/** Writes the stored bytes as they are: no ETag, no charset, no body for HEAD (a hit's whole cost). */
+/** Writes the stored bytes as they are, in one writeHead: no ETag, no charset, no body for HEAD (a hit's whole cost). */
 function sendPage(
   req: Request,
   res: Response,
   page: UpstreamPage,
   xCache: 'HIT' | 'MISS' | 'STALE',
   cacheStatus: string,
+  ageS?: number,
 ): void {
-  res.setHeader('Content-Type', 'application/json');
-  if (page.upstreamRequestId !== undefined) res.setHeader('X-Upstream-Request-ID', page.upstreamRequestId);
-  res.setHeader('X-Cache', xCache);
-  res.setHeader('Cache-Status', cacheStatus);
-  res.setHeader('Content-Length', page.body.length);
-  res.writeHead(200);
+  const headers = ['Content-Type', 'application/json'];
+  if (page.upstreamRequestId !== undefined) headers.push('X-Upstream-Request-ID', page.upstreamRequestId);
+  headers.push('X-Cache', xCache, 'Cache-Status', cacheStatus);
+  if (ageS !== undefined) headers.push('Age', String(ageS));
+  headers.push('Content-Length', String(page.body.length));
+  writeAnswerHead(res, 200, headers);
   res.end(req.method === 'HEAD' ? undefined : page.body);
 }
 
 export function createBatchesHandler(options: BatchesRouteOptions) {
   const { pageCache, requestDeadlineMs, metrics } = options;
   const now = options.now ?? Date.now;
+  const readListQuery = createListQueryReader();
 
-  return async function listBatches(req: Request, res: Response): Promise<void> {
-    const queryAt = req.url.indexOf('?');
-    const query = parseListQuery(new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1)));
-    const facts = auditFacts(res);
-    facts.query = query;
-    const key = canonicalQueryString(query);
+  function answerHit(req: Request, res: Response, facts: AuditFacts, page: UpstreamPage, ttlLeftMs: number) {
+    facts.cache = 'HIT';
+    metrics.recordCacheLookup('hit');
+    sendPage(req, res, page, 'HIT', hitCacheStatus(ttlLeftMs), ageSeconds(page.fetchedAtMs, now()));
+  }
 
-    const answerHit = (page: UpstreamPage, ttlLeftMs: number) => {
-      facts.cache = 'HIT';
-      metrics.recordCacheLookup('hit');
-      res.setHeader('Age', String(ageSeconds(page.fetchedAtMs, now())));
-      sendPage(req, res, page, 'HIT', hitCacheStatus(ttlLeftMs));
-    };
-    const cached = pageCache.getFresh(key);
-    if (cached !== undefined) {
-      facts.upstream = {
-        attempts: 0,
-        lastStatus: undefined,
-        lastRequestId: cached.page.upstreamRequestId,
-        waitedMs: 0,
-      };
-      return answerHit(cached.page, cached.ttlLeftMs);
-    }
-
+  async function answerMiss(req: Request, res: Response, facts: AuditFacts, key: string): Promise<void> {
     // A stale entry is never served as fresh: the call goes upstream (or joins the one in flight) first.
     facts.cache = 'MISS';
     // A client that leaves stops waiting; the shared call is cancelled once nobody waits for it.
     const clientGone = new AbortController();
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableEnded) clientGone.abort(new Error('client closed the request'));
     });
     const receivedAtMs = (res.locals as { receivedAtMs?: number }).receivedAtMs ?? now();
@@ -94,19 +80,13 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
       const kept =
         error instanceof Problem && isStaleReplaceable(error.code) ? await pageCache.getKept(key) : undefined;
       if (kept !== undefined && keptPageAnswer(kept.staleForMs) === 'HIT') {
-        return answerHit(kept.page, -kept.staleForMs);
+        return answerHit(req, res, facts, kept.page, -kept.staleForMs);
       }
       if (kept !== undefined) {
         facts.cache = 'STALE';
         metrics.recordCacheLookup('stale');
-        res.setHeader('Age', String(ageSeconds(kept.page.fetchedAtMs, now())));
-        return sendPage(
-          req,
-          res,
-          kept.page,
-          'STALE',
-          staleCacheStatus(call.trace.lastStatus, kept.staleForMs),
-        );
+        const cacheStatus = staleCacheStatus(call.trace.lastStatus, kept.staleForMs);
+        return sendPage(req, res, kept.page, 'STALE', cacheStatus, ageSeconds(kept.page.fetchedAtMs, now()));
       }
       metrics.recordCacheLookup('miss');
       res.setHeader('X-Cache', 'MISS');
@@ -115,8 +95,27 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     }
     facts.upstream = { ...call.trace };
     // SPEC "Replicas and shared state": a page another replica stored is a hit here too.
-    if (result.hitTtlLeftMs !== undefined) return answerHit(result.page, result.hitTtlLeftMs);
+    if (result.hitTtlLeftMs !== undefined)
+      return answerHit(req, res, facts, result.page, result.hitTtlLeftMs);
     metrics.recordCacheLookup('miss');
     sendPage(req, res, result.page, 'MISS', missCacheStatus(200, result.isStored, call.isCollapsed));
+  }
+
+  // Synchronous on a hit: no promise is made for the path that needs none.
+  return function listBatches(req: Request, res: Response): Promise<void> | undefined {
+    const queryAt = req.url.indexOf('?');
+    const { query, key } = readListQuery(queryAt === -1 ? '' : req.url.slice(queryAt + 1));
+    const facts = auditFacts(res);
+    facts.query = query;
+    const cached = pageCache.getFresh(key);
+    if (cached === undefined) return answerMiss(req, res, facts, key);
+    facts.upstream = {
+      attempts: 0,
+      lastStatus: undefined,
+      lastRequestId: cached.page.upstreamRequestId,
+      waitedMs: 0,
+    };
+    answerHit(req, res, facts, cached.page, cached.ttlLeftMs);
+    return undefined;
   };
 }

@@ -1,4 +1,5 @@
 // Validates the list query and turns it into its one canonical form (SPEC "GET /v3/batches", "Caching").
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { Problem, type FieldError } from '../problem.js';
 import { BATCH_STATUSES } from './batch-page.js';
@@ -135,4 +136,36 @@ export function canonicalQueryString(query: ListQuery): string {
     if (value !== undefined) parts.push(`${name}=${encodeURIComponent(String(value))}`);
   }
   return parts.join('&');
+}
+
+/** A validated query and its canonical form (the cache key and the upstream query string). */
+export interface ReadListQuery {
+  query: Readonly<ListQuery>;
+  key: string;
+}
+
+/** Bounds of the memo: raw query strings kept, and their characters. */
+const MEMO_MAX_ENTRIES = 1000;
+const MEMO_MAX_CHARS = 1024 * 1024;
+
+/**
+ * Reads a raw query string (after `?`) as `parseListQuery` does, through a bounded memo of the strings that
+ * were valid: a frontend asks for the same pages again and again, and their second reading is a lookup, not
+ * a schema run (BENCHMARKS.md). An invalid string is read afresh every time, so its errors are reported
+ * exactly as `parseListQuery` reports them.
+ */
+export function createListQueryReader(): (rawQuery: string) => ReadListQuery {
+  const memo = new LRUCache<string, ReadListQuery>({
+    max: MEMO_MAX_ENTRIES,
+    maxSize: MEMO_MAX_CHARS,
+    sizeCalculation: (_read, rawQuery) => Math.max(1, rawQuery.length),
+  });
+  return function readListQuery(rawQuery) {
+    const known = memo.get(rawQuery);
+    if (known !== undefined) return known;
+    const query = Object.freeze(parseListQuery(new URLSearchParams(rawQuery)));
+    const read = { query, key: canonicalQueryString(query) };
+    memo.set(rawQuery, read);
+    return read;
+  };
 }

@@ -1,11 +1,14 @@
 // Request ids, the headers every answer carries, and the one audit line per /v3/batches request (SPEC "Request IDs and audit log").
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { ProblemCode } from '../problem.js';
+import { addAnswerHeader, applyAnswerHeaders, holdAnswerHeaders, requestIdOf } from './answer-headers.js';
 import { chooseRequestId } from './request-id.js';
 import { readRequestTarget } from './request-target.js';
+
+export { requestIdOf };
 
 /** What the layers learn about a request, for its audit line. Known fields only, never headers. */
 export interface AuditFacts {
@@ -76,7 +79,7 @@ function buildAuditRecord(
   clientIp: string | undefined,
   durationMs: number,
   secret: string,
-): Record<string, unknown> {
+) {
   const facts = auditFacts(res);
   const status = answeredStatus(res);
   const isCutShort = !res.writableEnded;
@@ -105,10 +108,6 @@ function buildAuditRecord(
   };
 }
 
-export function requestIdOf(res: Response | ServerResponse): string {
-  return String(res.getHeader('X-Request-ID') ?? '');
-}
-
 export interface RequestLogOptions {
   /** Writes audit lines whatever LOG_LEVEL says (SPEC "Request IDs and audit log"). */
   auditLogger: Logger;
@@ -122,14 +121,25 @@ export interface RequestLogOptions {
   onClosed: (route: string, method: string, status: number, durationS: number) => void;
   isReady: () => boolean;
   now: () => number;
+  /** Headers every answer carries besides X-Request-ID and Cache-Control (the security headers), fixed at startup. */
+  fixedHeaders?: readonly string[];
+  /**
+   * Answers `/v3/batches` (its checks composed in SPEC "Order of checks"), as part of this first layer:
+   * the endpoint does not wait behind the router's other layers, and its headers stay held for its one writeHead.
+   */
+  batches?: RequestHandler;
 }
+
+/** Browsers and shared caches must not keep financial data; nor anything else we answer. */
+const CACHE_CONTROL = ['Cache-Control', 'private, no-store'];
 
 // Hand-written rather than pino-http: that binds two child loggers per request and was a fifth of
 // the CPU of a cache hit (BENCHMARKS.md). Here one 'close' listener per request feeds both the
 // audit line and the metrics.
 export function createRequestLog(options: RequestLogOptions) {
-  const { auditLogger, secret, onClosed, isReady, now, readsForwardedFor } = options;
+  const { auditLogger, secret, onClosed, isReady, now, readsForwardedFor, batches } = options;
   const routes = new Set(options.routes);
+  const fixedHeaders = CACHE_CONTROL.concat(options.fixedHeaders ?? []);
   // An app that does not serve /v3/batches (the metrics port) answers it 404 and audits nothing.
   const isAuditing = routes.has(AUDITED_PATH);
   return function requestLog(req: Request, res: Response, next: NextFunction): void {
@@ -137,13 +147,11 @@ export function createRequestLog(options: RequestLogOptions) {
     (res.locals as { receivedAtMs?: number }).receivedAtMs = receivedAtMs;
     const clientId = req.headers['x-request-id'];
     // A client echoing the server key as its request id must not put the key into the logs.
-    res.setHeader(
-      'X-Request-ID',
-      chooseRequestId(typeof clientId === 'string' && clientId.includes(secret) ? undefined : clientId),
+    const requestId = chooseRequestId(
+      typeof clientId === 'string' && clientId.includes(secret) ? undefined : clientId,
     );
-    // Browsers and shared caches must not keep financial data; nor anything else we answer.
-    res.setHeader('Cache-Control', 'private, no-store');
-    if (!isReady()) res.setHeader('Connection', 'close');
+    holdAnswerHeaders(res, requestId, fixedHeaders);
+    if (!isReady()) addAnswerHeader(res, 'Connection', 'close');
     // The one parse of the target: it routes the request, labels its metrics and decides its audit line.
     const { path } = readRequestTarget(req);
     const route = path !== undefined && routes.has(path) ? path : 'unmatched';
@@ -151,15 +159,21 @@ export function createRequestLog(options: RequestLogOptions) {
     // Read now: once the client has gone, its socket no longer knows the peer address.
     const clientIp = !isAuditLine ? undefined : readsForwardedFor ? req.ip : req.socket.remoteAddress;
     const startedAtMs = performance.now();
-    // 'close' comes once per response: after it was written, or when the client went first.
-    res.once('close', () => {
+    // 'close' comes once per response: after it was written, or when the client went first (so `on`,
+    // without the wrapper `once` adds).
+    res.on('close', () => {
       const durationMs = performance.now() - startedAtMs;
       onClosed(route, req.method, answeredStatus(res), durationMs / 1000);
       if (!isAuditLine) return;
       const record = buildAuditRecord(req, res, clientIp, Math.round(durationMs * 1000) / 1000, secret);
-      if ((record.status as number) >= 500) auditLogger.error(record, 'audit');
+      if (record.status >= 500) auditLogger.error(record, 'audit');
       else auditLogger.info(record, 'audit');
     });
+    if (batches !== undefined && path === AUDITED_PATH) {
+      batches(req, res, next);
+      return;
+    }
+    applyAnswerHeaders(res);
     next();
   };
 }

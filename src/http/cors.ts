@@ -1,6 +1,8 @@
 // CORS for the listed origins only (SPEC "CORS"); every other origin gets no CORS header at all.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import cors from 'cors';
+import { addAnswerHeader, applyAnswerHeaders } from './answer-headers.js';
 
 export function createCors(allowedOrigins: readonly string[]) {
   const allowed = new Set(allowedOrigins);
@@ -19,11 +21,62 @@ export function createCors(allowedOrigins: readonly string[]) {
     maxAge: 600,
     optionsSuccessStatus: 204,
   });
-  return function corsForListedOrigins(req: Request, res: Response, next: NextFunction): void {
+  // An actual (not preflight) request's CORS headers depend on its origin alone: read once per listed
+  // origin from the cors package itself, then added to the held headers of the page's one writeHead.
+  const actualHeaders = new Map(
+    allowedOrigins.map((origin) => [origin, recordActualHeaders(applyCors, origin)]),
+  );
+
+  /** The cors package would still answer a preflight (without Allow-Origin) for an unlisted origin. */
+  function isListedCorsRequest(req: Request): boolean {
     const origin = req.headers.origin;
-    // The cors package would still answer a preflight (without Allow-Origin) for an unlisted origin.
-    if (origin === undefined || !allowed.has(origin)) return next();
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] === undefined) return next();
-    applyCors(req, res, next);
+    if (origin === undefined || !allowed.has(origin)) return false;
+    return req.method !== 'OPTIONS' || req.headers['access-control-request-method'] !== undefined;
+  }
+
+  return {
+    /** For every path: sets the headers (and answers a preflight) through the cors package. */
+    forEveryPath: (req: Request, res: Response, next: NextFunction): void => {
+      if (!isListedCorsRequest(req)) return next();
+      applyCors(req, res, next);
+    },
+    /** For an endpoint whose headers are held for one writeHead: a preflight is answered at once, as above. */
+    withHeldHeaders: (req: Request, res: Response, next: NextFunction): void => {
+      if (!isListedCorsRequest(req)) return next();
+      const list = req.method === 'OPTIONS' ? undefined : actualHeaders.get(req.headers.origin ?? '');
+      if (list === undefined) {
+        applyAnswerHeaders(res);
+        applyCors(req, res, next);
+        return;
+      }
+      for (let index = 0; index + 1 < list.length; index += 2) {
+        addAnswerHeader(res, list[index] as string, list[index + 1] as string);
+      }
+      next();
+    },
   };
+}
+
+function recordActualHeaders(
+  applyCors: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void,
+  origin: string,
+): string[] {
+  const list: string[] = [];
+  const recorder = {
+    getHeader(name: string): string | undefined {
+      for (let index = 0; index + 1 < list.length; index += 2)
+        if (list[index] === name) return list[index + 1];
+      return undefined;
+    },
+    setHeader(name: string, value: string | number | readonly string[]) {
+      list.push(name, String(value));
+    },
+  };
+  let isSync = false;
+  const req = { method: 'GET', headers: { origin } } as unknown as IncomingMessage;
+  applyCors(req, recorder as unknown as ServerResponse, (error?: unknown) => {
+    isSync = error === undefined;
+  });
+  if (!isSync) throw new Error('cors did not set its headers synchronously and without error');
+  return list;
 }

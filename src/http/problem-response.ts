@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { Problem } from '../problem.js';
-import { auditFacts, isAnswerCutShort, markClosedByServer, requestIdOf } from './audit-log.js';
+import { applyAnswerHeaders, requestIdOf } from './answer-headers.js';
+import { auditFacts, isAnswerCutShort, markClosedByServer } from './audit-log.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -37,6 +38,7 @@ export function sendProblem(res: Response, problem: Problem, secret: string): vo
   const facts = auditFacts(res);
   facts.code = problem.code;
   if (problem.reason !== undefined) facts.reason = problem.reason;
+  applyAnswerHeaders(res);
   res.status(problem.status);
   res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
   res.setHeader('Cache-Control', 'private, no-store');

@@ -43,11 +43,16 @@ export function parseRequestTarget(target: string): RequestTarget {
   if (absolute && !isUsableAuthority(absolute[1] ?? '')) return refused(path, 'bad_authority');
   if (originForm.includes('#')) return refused(path, 'fragment');
   if (path.startsWith('//')) return refused(path, 'double_slash');
-  const segments = decodeStrictly(path)?.split('/');
-  if (segments === undefined) return refused(path, 'bad_percent_encoding');
-  if (segments.some((segment) => segment === '.' || segment === '..')) return refused(path, 'dot_segment');
-  const query = pathEnd === -1 ? '' : originForm.slice(pathEnd + 1);
-  if (decodeStrictly(query.replaceAll('+', ' ')) === undefined) return refused(path, 'bad_percent_encoding');
+  const decodedPath = decodeStrictly(path);
+  if (decodedPath === undefined) return refused(path, 'bad_percent_encoding');
+  if (
+    decodedPath.includes('.') &&
+    decodedPath.split('/').some((segment) => segment === '.' || segment === '..')
+  )
+    return refused(path, 'dot_segment');
+  // Only whether it decodes: a '+' (a space in a query) is no percent-encoding either way.
+  if (pathEnd !== -1 && decodeStrictly(originForm.slice(pathEnd + 1)) === undefined)
+    return refused(path, 'bad_percent_encoding');
   return { path, originForm, refusal: undefined };
 }
 
@@ -59,6 +64,8 @@ function isUsableAuthority(authority: string): boolean {
 }
 
 function decodeStrictly(text: string): string | undefined {
+  // Nothing to decode, nothing to refuse (a plain `?limit=10` costs no decoding).
+  if (!text.includes('%')) return text;
   try {
     return decodeURIComponent(text);
   } catch {

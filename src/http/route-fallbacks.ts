@@ -1,6 +1,6 @@
 // The end of every app's chain (SPEC "Anything else"): 405 with Allow on known paths, 404 elsewhere, the one error handler.
 import type express from 'express';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { Problem } from '../problem.js';
 import { createErrorHandler, sendProblem } from './problem-response.js';
@@ -12,14 +12,7 @@ export function addRouteFallbacks(
   logger: Logger,
   secret: string,
 ): void {
-  for (const [path, allow] of Object.entries(routes)) {
-    app.all(path, function methodNotAllowed(req: Request) {
-      throw new Problem('method_not_allowed', `${req.method} is not allowed on ${path}`, {
-        headers: { Allow: allow },
-        reason: 'unsupported_method',
-      });
-    });
-  }
+  for (const [path, allow] of Object.entries(routes)) app.all(path, refuseOtherMethods(path, allow));
   app.use(function notFound(req: Request, res: Response) {
     sendProblem(
       res,
@@ -28,6 +21,18 @@ export function addRouteFallbacks(
     );
   });
   app.use(createErrorHandler(logger, secret));
+}
+
+/** 405 with Allow for a method not in `allow` ('GET, HEAD'), as the route of `path` would answer it. */
+export function refuseOtherMethods(path: string, allow: string) {
+  const methods = new Set(allow.split(', '));
+  return function methodNotAllowed(req: Request, _res: Response, next: NextFunction): void {
+    if (methods.has(req.method)) return next();
+    throw new Problem('method_not_allowed', `${req.method} is not allowed on ${path}`, {
+      headers: { Allow: allow },
+      reason: 'unsupported_method',
+    });
+  };
 }
 
 /** Express settings both apps share: exact paths, no ETag, no query parsing, no X-Powered-By. */
