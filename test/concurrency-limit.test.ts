@@ -70,7 +70,8 @@ describe('GET /v3/batches — upstream concurrency', () => {
 
   it('lets queued calls go in the order they arrived', async () => {
     const h = await harness({ UPSTREAM_MAX_CONCURRENCY: '1' });
-    h.upstream.enqueue({ delayMs: 200 });
+    // Long enough for four requests to queue behind it one by one, on a loaded machine too.
+    h.upstream.enqueue({ delayMs: 2000 });
     const first = getBatches(h, '?cursor=first').then((res) => res);
     await waitUntil(() => h.upstream.received.length === 1);
     const queued = [];
