@@ -10,6 +10,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 export function composeHandlers(handlers: readonly RequestHandler[]): RequestHandler {
   return function composed(req: Request, res: Response, done: NextFunction): void {
     let index = 0;
+    // As Express 5: a throw or rejection without a value is still an error, never a pass to the next layer.
+    const fail = (error: unknown) => done(error ?? new Error('Rejected promise'));
     const next = (error?: unknown): void => {
       if (error) {
         done(error);
@@ -22,11 +24,15 @@ export function composeHandlers(handlers: readonly RequestHandler[]): RequestHan
       }
       try {
         const result: unknown = handler(req, res, next);
-        if (result instanceof Promise) result.catch(done);
+        if (isThenable(result)) result.then(undefined, fail);
       } catch (thrown) {
-        done(thrown);
+        fail(thrown);
       }
     };
     next();
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
