@@ -1,8 +1,10 @@
 // SPEC's JWKS paragraph: fetched on first use, refetched on unknown kids (cooldown from the last attempt) and past its max age, the last good set kept.
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditOf } from './helpers/audit-lines.js';
-import type { Harness } from './helpers/harness.js';
+import { auditLineOf, auditOf } from './helpers/audit-lines.js';
+import { listenHarness, type Harness } from './helpers/harness.js';
 import {
   createSigningKey,
   signWithJose,
@@ -19,6 +21,15 @@ const key2 = createSigningKey('ed25519', 'kid-2', { alg: 'EdDSA' });
 
 function getBatches(h: Harness, token: string) {
   return h.request.get('/v3/batches').set('Authorization', bearer(token));
+}
+
+/** Polls `condition` every 5 ms; fails after 5 s (a bound for a broken build, not a timing claim). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const giveUpAt = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error('condition not met in time');
+    await sleep(5);
+  }
 }
 
 const madeUpKidToken = () => signWithJose({ ...key1, kid: randomUUID() }, 'ES256');
@@ -278,4 +289,30 @@ describe('GET /v3/batches — JWKS: cooldown from the last attempt, max age, the
       expect(jwks.fetchCount()).toBe(3);
     },
   );
+  it('calls nobody upstream for a client that left while its token waited for the key set', async () => {
+    const { h, jwks } = await start(30_000);
+    const running = await listenHarness(h);
+    try {
+      jwks.setDelayMs(300);
+      const token = await signWithJose(key1, 'ES256');
+      const leaver = httpRequest(`${running.url}/v3/batches?cursor=left`, {
+        agent: false,
+        headers: { authorization: bearer(token), 'x-request-id': 'left-during-jwks' },
+      });
+      leaver.on('error', () => {});
+      leaver.end();
+      await waitFor(() => jwks.fetchCount() === 1);
+      leaver.destroy();
+
+      expect(await auditLineOf(h, 'left-during-jwks')).toMatchObject({
+        status: 499,
+        upstream_attempts: 0,
+      });
+      // The key set came, the token verified, and still no call went upstream for the one who left.
+      expect((await getBatches(h, token)).status).toBe(200);
+      expect(h.upstream.received.map((r) => r.query.get('cursor'))).toEqual([null]);
+    } finally {
+      await running.shutdown(0);
+    }
+  });
 });

@@ -57,9 +57,12 @@ export function createBatchesHandler(options: BatchesRouteOptions) {
     facts.cache = 'MISS';
     // A client that leaves stops waiting; the shared call is cancelled once nobody waits for it.
     const clientGone = new AbortController();
-    res.on('close', () => {
+    const leave = () => {
       if (!res.writableEnded) clientGone.abort(new Error('client closed the request'));
-    });
+    };
+    res.on('close', leave);
+    // A client that left while an earlier check awaited (a JWKS fetch, a shared limit) has nobody to call for.
+    if (res.destroyed) leave();
     const receivedAtMs = (res.locals as { receivedAtMs?: number }).receivedAtMs ?? now();
     const call = pageCache.join(key, {
       requestId: requestIdOf(res),
