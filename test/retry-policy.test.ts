@@ -4,6 +4,7 @@ import { MAX_RETRY_AFTER_MS, parseRetryAfterMs } from '../src/upstream/retry-aft
 import {
   BACKOFF_BASE_MS,
   BACKOFF_CAP_MS,
+  BACKOFF_FLOOR_MS,
   backoffMs,
   decideRetry,
   pauseUntilMs,
@@ -206,9 +207,14 @@ describe('decideRetry — never past the deadline', () => {
 });
 
 describe('backoffMs — full jitter', () => {
-  it.each([0, 1, 2, 3, 4, 5, 6, 10])('is 0 when random gives 0 (retry %i)', (retryIndex) => {
-    expect(backoffMs(retryIndex, () => 0)).toBe(0);
-  });
+  it.each([0, 1, 2, 3, 4, 5, 6, 10])(
+    'is the floor, never 0, when random gives 0: no immediate retry (retry %i)',
+    (retryIndex) => {
+      expect(BACKOFF_FLOOR_MS).toBeGreaterThan(0);
+      expect(backoffMs(retryIndex, () => 0)).toBe(BACKOFF_FLOOR_MS);
+      expect(backoffMs(retryIndex, () => 0.05)).toBeGreaterThanOrEqual(BACKOFF_FLOOR_MS);
+    },
+  );
 
   it.each([
     [0, 100],

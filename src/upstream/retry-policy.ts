@@ -34,9 +34,13 @@ export const BACKOFF_CAP_MS = 2000;
 
 const TRANSIENT_STATUSES = new Set([502, 503, 504]);
 
-/** Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^retry)). */
+/** The least backoff: full jitter could draw 0, and SPEC allows no immediate retry (a `Retry-After: 0` included). */
+export const BACKOFF_FLOOR_MS = 10;
+
+/** Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^retry)), never under the floor. */
 export function backoffMs(retryIndex: number, random: () => number): number {
-  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** retryIndex));
+  const drawnMs = Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** retryIndex));
+  return Math.max(BACKOFF_FLOOR_MS, drawnMs);
 }
 
 /** The Retry-After of a 429 or 503 in milliseconds from its receipt; undefined when absent or unreadable. */
