@@ -158,13 +158,13 @@ export function createListQueryReader(): (rawQuery: string) => ReadListQuery {
   const memo = new LRUCache<string, ReadListQuery>({
     max: MEMO_MAX_ENTRIES,
     maxSize: MEMO_MAX_CHARS,
-    sizeCalculation: (_read, rawQuery) => Math.max(1, rawQuery.length),
+    sizeCalculation: (read, rawQuery) => Math.max(1, rawQuery.length + read.key.length),
   });
   return function readListQuery(rawQuery) {
     const known = memo.get(rawQuery);
     if (known !== undefined) return known;
     const query = Object.freeze(parseListQuery(new URLSearchParams(rawQuery)));
-    const read = { query, key: canonicalQueryString(query) };
+    const read = Object.freeze({ query, key: canonicalQueryString(query) });
     memo.set(rawQuery, read);
     return read;
   };

@@ -1,4 +1,4 @@
-// Request ids, the headers every answer carries, and the one audit line per /v3/batches request (SPEC "Request IDs and audit log").
+// The first layer: request ids, the headers every answer carries, the one audit line per /v3/batches request (SPEC "Request IDs and audit log"), and /v3/batches handed to its composed checks (app.ts builds them).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -7,8 +7,6 @@ import type { ProblemCode } from '../problem.js';
 import { addAnswerHeader, applyAnswerHeaders, holdAnswerHeaders, requestIdOf } from './answer-headers.js';
 import { chooseRequestId } from './request-id.js';
 import { readRequestTarget } from './request-target.js';
-
-export { requestIdOf };
 
 /** What the layers learn about a request, for its audit line. Known fields only, never headers. */
 export interface AuditFacts {

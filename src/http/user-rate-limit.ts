@@ -46,6 +46,8 @@ function createLocalUserRateLimit(limitPerMin: number, now: () => number) {
   const windows = new LRUCache<string, { hits: number; resetAtMs: number }>({
     max: LOCAL_SUBJECTS_MAX,
     ttl: WINDOW_MS,
+    // The windows' clock: lru-cache's own (performance.now) would end an entry on another time than its window.
+    perf: { now },
   });
   return function userRateLimit(_req: Request, res: Response, next: NextFunction): void {
     const { sub } = principalOf(res);
