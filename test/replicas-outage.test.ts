@@ -156,7 +156,9 @@ describeWithRedis('Replicas — an owner whose own Redis calls time out', () => 
     // A flight first, so that the owner's scripts are loaded and its claim is one command.
     expect((await owner!.get('/v3/batches?limit=43', 'u')).status).toBe(200);
     r.upstream.reset();
-    r.upstream.enqueue({ delayMs: 1500 });
+    // Long enough that the waiter below claims while the owner's call runs, on a loaded machine too (the
+    // owner renews its lease meanwhile: Redis runs its commands, only their replies are held).
+    r.upstream.enqueue({ delayMs: 3000 });
     // Redis takes the owner's claim, but its answer comes too late: the owner calls upstream on its own...
     relay.stall('replies');
     const owned = owner!.get('/v3/batches?limit=42', 'u');
