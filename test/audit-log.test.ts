@@ -215,31 +215,52 @@ describe('audit log — fields', () => {
     });
   });
 
-  it.each<[string, () => Test, number, string, string | null]>([
+  it.each<[string, () => Test, number, string, string | null, string]>([
     [
       '400',
       () => h.request.get('/v3/batches?limit=0').set('Authorization', scopedBearer()),
       400,
       'invalid_query',
       'alice',
+      'limit',
     ],
-    ['401', () => h.request.get('/v3/batches'), 401, 'unauthorized', null],
-    ['403', () => h.request.get('/v3/batches').set('Authorization', bearer()), 403, 'forbidden', 'alice'],
-    ['405', () => h.request.put('/v3/batches'), 405, 'method_not_allowed', null],
-  ])('a %s records status and code, and sends nothing upstream', async (_case, build, status, code, sub) => {
-    const { res, lines } = await sendAudited(build);
-    const line = lines[0]!;
-    expect(line.request_id).toBe(res.headers['x-request-id']);
-    expect(line.status).toBe(status);
-    expect(line.code).toBe(code);
-    expect(line.path).toBe('/v3/batches');
-    expect(line.sub ?? null).toBe(sub);
-    expect(line.upstream_attempts).toBe(0);
-    expect(line.upstream_status ?? null).toBeNull();
-    expect(line.upstream_request_id ?? null).toBeNull();
-    expect(line.duration_ms).toBeGreaterThanOrEqual(0);
-    expect(h.upstream.received).toHaveLength(0);
-  });
+    [
+      '400 with several fields, an unknown name among them',
+      () =>
+        h.request.get('/v3/batches?limit=0&status=x&X-API-KEY=1&zz=2').set('Authorization', scopedBearer()),
+      400,
+      'invalid_query',
+      'alice',
+      'limit,status,unknown_parameter',
+    ],
+    ['401', () => h.request.get('/v3/batches'), 401, 'unauthorized', null, 'no_token'],
+    [
+      '403',
+      () => h.request.get('/v3/batches').set('Authorization', bearer()),
+      403,
+      'forbidden',
+      'alice',
+      'insufficient_scope',
+    ],
+    ['405', () => h.request.put('/v3/batches'), 405, 'method_not_allowed', null, 'unsupported_method'],
+  ])(
+    'a %s records status, code and reason, and sends nothing upstream',
+    async (_case, build, status, code, sub, reason) => {
+      const { res, lines } = await sendAudited(build);
+      const line = lines[0]!;
+      expect(line.request_id).toBe(res.headers['x-request-id']);
+      expect(line.status).toBe(status);
+      expect(line.code).toBe(code);
+      expect(line.reason).toBe(reason);
+      expect(line.path).toBe('/v3/batches');
+      expect(line.sub ?? null).toBe(sub);
+      expect(line.upstream_attempts).toBe(0);
+      expect(line.upstream_status ?? null).toBeNull();
+      expect(line.upstream_request_id ?? null).toBeNull();
+      expect(line.duration_ms).toBeGreaterThanOrEqual(0);
+      expect(h.upstream.received).toHaveLength(0);
+    },
+  );
 
   it('records the method of HEAD and 405 requests as sent', async () => {
     const head = await sendAudited(() =>

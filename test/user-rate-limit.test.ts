@@ -1,5 +1,6 @@
 // SPEC per-user limit (rate_limited): N authenticated requests per token subject per fixed 60 s window, 0 disables.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditOf } from './helpers/audit-lines.js';
 import { useClockedHarness } from './helpers/clocked-harness.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 import { bearer, signToken } from './helpers/tokens.js';
@@ -42,6 +43,7 @@ describe('GET /v3/batches — per-user limit', () => {
     expect(res.headers.ratelimit).toMatch(/r=0\b/);
     const resetS = Number(/t=([0-9]+)/.exec(String(res.headers.ratelimit))?.[1]);
     expect(Math.abs(Number(retryAfter) - resetS)).toBeLessThanOrEqual(1);
+    expect(await auditOf(h, res)).toMatchObject({ status: 429, code: 'rate_limited', reason: 'user_limit' });
   });
 
   it('announces the remaining budget on allowed requests', async () => {

@@ -118,7 +118,13 @@ export function parseListQuery(params: URLSearchParams): ListQuery {
   // In the order the client wrote them.
   const written = [...params.keys()];
   errors.sort((a, b) => written.indexOf(a.field) - written.indexOf(b.field));
-  throw new Problem('invalid_query', describeErrors(errors), { errors });
+  throw new Problem('invalid_query', describeErrors(errors), { errors, reason: reasonOf(errors) });
+}
+
+/** The audit line's `reason`: the offending parameters, unknown names as one word (never the client's text). */
+function reasonOf(errors: readonly FieldError[]): string {
+  const names = errors.map(({ field }) => (isParameter(field) ? field : 'unknown_parameter'));
+  return [...new Set(names)].join(',');
 }
 
 /** `detail`: every error, each named after its field (unknown names quoted, so an empty one shows). */

@@ -32,6 +32,7 @@ function answer(
   next(
     new Problem('rate_limited', `At most ${limit} requests per minute are allowed for each user`, {
       retryAfterS: resetS,
+      reason: 'user_limit',
     }),
   );
 }
