@@ -26,6 +26,7 @@ const MARGIN_MS = 3000;
 
 const UNAVAILABLE = 'redis unavailable: carrying on with local state';
 const BACK = 'redis is back: sharing state across replicas again';
+const REFUSED = 'redis refused a command: carrying on with local state';
 
 /** Remaining budget announced by each replica for one request each from `sub`, in order. */
 async function remainingOnEach(r: Replicas, sub: string): Promise<number[]> {
@@ -195,5 +196,44 @@ describeWithRedis('Replicas — the Redis password', () => {
     } finally {
       await wrong.close();
     }
+  }, 30_000);
+});
+
+describeWithRedis('Replicas — a Redis that refuses writes', () => {
+  let redis: RedisServer;
+  let r: Replicas;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ redis, r, close } = await startSharingReplicas(1, { USER_RATE_LIMIT_PER_MIN: String(LIMIT) }));
+  }, REDIS_SETUP_TIMEOUT_MS);
+  afterAll(() => close());
+
+  it('answers from local state and warns once, not per request, while Redis is out of memory; the gauge stays up', async () => {
+    const [replica] = r.replicas;
+    const logStart = replica!.logs.records().length;
+    const errorsBefore = (await replica!.metric('ntropy_bff_redis_errors_total')) ?? 0;
+    // Every write refused with OOM while reads still answer: up and down would alternate per command.
+    await redis.command(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    await redis.command(['CONFIG', 'SET', 'maxmemory', '1']);
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const res = await replica!.get(`/v3/batches?limit=${i + 1}`, 'refused');
+        expect(res.status).toBe(200);
+      }
+      expect(await replica!.metric('ntropy_bff_redis_errors_total')).toBeGreaterThanOrEqual(
+        errorsBefore + 20,
+      );
+      expect(linesSaying(replica!, REFUSED, logStart)).toEqual([
+        expect.objectContaining({ level: 40, cause: 'OOM' }),
+      ]);
+      expect(linesSaying(replica!, UNAVAILABLE, logStart)).toEqual([]);
+      expect(linesSaying(replica!, BACK, logStart)).toEqual([]);
+      expect(await replica!.metric('ntropy_bff_redis_up')).toBe(1);
+    } finally {
+      await redis.command(['CONFIG', 'SET', 'maxmemory', '0']);
+    }
+    // Writes accepted again: a page fetched now is shared through Redis.
+    expect((await replica!.get('/v3/batches?limit=50', 'refused')).status).toBe(200);
+    expect([...(await redis.dump()).keys()].some((key) => key.endsWith('page:limit=50'))).toBe(true);
   }, 30_000);
 });

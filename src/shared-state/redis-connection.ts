@@ -149,9 +149,12 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
         return result;
       } catch (error) {
         pending.catch(() => {});
-        health.reportFailure(describeRedisError(error));
         // An error reply came quickly from a Redis that answers; anything else may cost the next call the bound.
-        if (!(error instanceof ErrorReply)) breaker.open();
+        if (error instanceof ErrorReply) health.reportRefusal(describeRedisError(error));
+        else {
+          health.reportFailure(describeRedisError(error));
+          breaker.open();
+        }
         throw error;
       } finally {
         clearTimeout(timer);

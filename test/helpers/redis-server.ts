@@ -23,6 +23,8 @@ export interface RedisServer {
   resume(): void;
   /** Every key and its value(s) as JSON text, found with SCAN and read by type. */
   dump(): Promise<Map<string, string>>;
+  /** Sends one command on a connection of its own (e.g. CONFIG SET), and returns the reply. */
+  command(args: string[]): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -160,6 +162,15 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
     pause: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
+    async command(args) {
+      const client = createClient({ url });
+      await client.connect();
+      try {
+        return await client.sendCommand(args);
+      } finally {
+        client.destroy();
+      }
+    },
     async dump() {
       const client = createClient({ url });
       await client.connect();
