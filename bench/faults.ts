@@ -4,7 +4,7 @@ import type { LoadOptions } from './load.js';
 import type { Server } from './processes.js';
 import { HIT_PATH, startProxy, startStandIn, type Auth } from './servers.js';
 
-/** Issue 11: about 10 % of calls fail with 503 and 2 % with `429, Retry-After: 1`. */
+/** Scenario 5's fault mix: about 10 % of calls fail with 503 and 2 % with `429, Retry-After: 1`. */
 export const FAULTS = { rate503: 0.1, rate429: 0.02, retryAfterS: 1 };
 /** Short freshness, so that the hot set is refetched often and meets the faults. */
 export const FAULT_TTL_MS = 1000;

@@ -1,4 +1,4 @@
-// The four scenarios of issue 6: cache hit beside two ceilings, miss path beside the stand-in, burst, memory.
+// The first four scenarios: cache hit beside two ceilings, miss path beside the stand-in, burst, memory.
 import { compare, type Compared, type Measured } from './compare.js';
 import { hasWrk, burst, requestAll, type LoadOptions } from './load.js';
 import { FIRST_PAGE, renderPage } from './page.js';
@@ -41,14 +41,14 @@ async function checkServesFirstPage(server: Server, token: string): Promise<void
 }
 
 /**
- * The proxy as the issue asks (per-user limit off), plus once with the limit on but never
+ * The proxy as the goals measure it (per-user limit off), plus once with the limit on but never
  * reached, since production runs with it (default 300/min) and its cost would otherwise go unseen.
  */
 interface HitVariant {
   label: string;
   auth: Auth;
   env: Record<string, string>;
-  /** Judged against the issue's target (else reported for information). */
+  /** Judged against the goal (else reported for information). */
   isTarget: boolean;
 }
 

@@ -28,7 +28,7 @@ const MAX_UNIX_DIGITS = 16;
 
 export const DATE_TIME_FORMS =
   'a date and time (separator T, t, space or _; seconds optional; fraction digits beyond microseconds cut) ' +
-  'with an offset Z, ±hh:mm or ±hhmm or none (UTC), a date (midnight UTC), or Unix time in seconds ' +
+  'with an offset Z (or z), ±hh:mm or ±hhmm or none (UTC), a date (midnight UTC), or Unix time in seconds ' +
   '(milliseconds when its absolute value exceeds 2×10¹⁰), optionally signed and decimal';
 
 const REASONS = {
