@@ -106,6 +106,13 @@ function expectNoCrash(answer: Answer): void {
   if (answer.status >= 300) expectProblem(answer);
 }
 
+/** SPEC "Anything else": what the HTTP parser rejects produces no audit line. */
+function expectNoAuditLine(auditedBefore: number, answer: Answer): void {
+  expect(answer.headers['x-request-id']).toMatch(UUID);
+  expect(h.logs.auditLines()).toHaveLength(auditedBefore);
+  expect(h.logs.auditLines().map((line) => line.request_id)).not.toContain(answer.headers['x-request-id']);
+}
+
 function expectNoKey(answer: Answer): void {
   expect(answer.body).not.toContain(API_KEY);
   expect(JSON.stringify(answer.headers)).not.toContain(API_KEY);
@@ -490,21 +497,25 @@ describe('hostile input — oversized', () => {
     expect(h.upstream.received).toHaveLength(0);
   });
 
-  it('answers a 20 KB request target with a 431 problem', async () => {
+  it('answers a 20 KB request target with a 431 problem, and no audit line', async () => {
+    const auditedBefore = h.logs.auditLines().length;
     const target = `/v3/batches?cursor=${'c'.repeat(20_000)}`;
     const answer = parseRawAnswer(await sendRaw(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
 
     expect(answer.status).toBe(431);
     expect(expectProblem(answer).code).toBe('headers_too_large');
+    expectNoAuditLine(auditedBefore, answer);
   });
 
-  it('answers a 20 KB header with a 431 problem', async () => {
+  it('answers a 20 KB header with a 431 problem, and no audit line', async () => {
+    const auditedBefore = h.logs.auditLines().length;
     const answer = parseRawAnswer(
       await sendRaw(`GET /v3/batches HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`),
     );
 
     expect(answer.status).toBe(431);
     expect(expectProblem(answer).code).toBe('headers_too_large');
+    expectNoAuditLine(auditedBefore, answer);
   });
 });
 

@@ -209,6 +209,29 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
     expect((await auditOf(h, resB)).upstream_waited_ms).toBeGreaterThan(0);
   });
 
+  it('does not recall a call already in flight when the pause starts: it answers 200 from its one attempt', async () => {
+    const h = await harness();
+    // A's page is slow; B's 429 arrives meanwhile and pauses every upstream call.
+    h.upstream.enqueue({ delayMs: 800 }, { status: 429, headers: { 'retry-after': '1' } });
+    const isPauseLogged = () =>
+      h.logs.records().some((record) => String(record.msg).startsWith('upstream calls paused'));
+    let wasPausedBeforeA = false;
+    const a = getBatches(h, '?limit=10').then((res) => {
+      wasPausedBeforeA = isPauseLogged();
+      return res;
+    });
+    await waitFor(() => h.upstream.received.length >= 1);
+    const b = getBatches(h, '?limit=20').then((res) => res);
+    const [resA, resB] = await Promise.all([a, b]);
+
+    expect(wasPausedBeforeA).toBe(true);
+    expect(resA.status).toBe(200);
+    expect(resB.status).toBe(200);
+    expect(h.upstream.received.map((call) => call.query.get('limit'))).toEqual(['10', '20', '20']);
+    expect(await auditOf(h, resA)).toMatchObject({ status: 200, upstream_attempts: 1, upstream_status: 200 });
+    expect(await auditOf(h, resB)).toMatchObject({ status: 200, upstream_attempts: 2 });
+  });
+
   it('answers 429 upstream_rate_limited at once when the wait would cross REQUEST_DEADLINE_MS', async () => {
     const h = await harness({ env: { REQUEST_DEADLINE_MS: '500' } });
     h.upstream.enqueue({ status: 429, headers: { 'retry-after': '5', 'x-request-id': 'ntropy-429' } });

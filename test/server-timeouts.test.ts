@@ -70,6 +70,9 @@ function headOf(raw: string): { status: number; headers: Record<string, string>;
 
 const countResponses = (raw: string) => raw.split('HTTP/1.1 ').length - 1;
 
+/** The id of the one request a side-by-side test below completes on the same server. */
+const COMPLETED_IN_TIME_ID = 'headers-completed-in-time';
+
 // Each test waits on the clock, not the CPU: they run side by side.
 describe.concurrent('server timeouts', () => {
   describe('HTTP_HEADERS_TIMEOUT_MS', () => {
@@ -79,7 +82,10 @@ describe.concurrent('server timeouts', () => {
     });
     afterAll(() => stop(s));
 
-    it('a client dribbling header lines gets 408 request_timeout problem+json and its connection closed, while an idle keep-alive connection stays', async () => {
+    it('a client dribbling header lines gets 408 request_timeout problem+json and its connection closed, and no audit line, while an idle keep-alive connection stays', async () => {
+      const auditLinesHere = () =>
+        s.h.logs.auditLines().filter((record) => record.request_id !== COMPLETED_IN_TIME_ID);
+      const auditedBefore = auditLinesHere().length;
       const idle = await openConnection(s.port);
       idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       await waitFor(() => countResponses(idle.received()) === 1);
@@ -105,6 +111,9 @@ describe.concurrent('server timeouts', () => {
       const problem = JSON.parse(answer.body) as Record<string, unknown>;
       expect(problem).toMatchObject({ status: 408, code: 'request_timeout' });
       expect(problem.request_id).toBe(answer.headers['x-request-id']);
+      // SPEC "Anything else": a request the server answers before it was parsed produces no audit line.
+      expect(auditLinesHere()).toHaveLength(auditedBefore);
+      expect(s.h.logs.auditLines().map((record) => record.request_id)).not.toContain(problem.request_id);
 
       // An idle keep-alive connection is governed by the keep-alive timeout, not the headers timeout.
       expect(idle.isClosed()).toBe(false);
@@ -121,7 +130,7 @@ describe.concurrent('server timeouts', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         client.socket.write(`${header}\r\n`);
       }
-      client.socket.write('Connection: close\r\n\r\n');
+      client.socket.write(`X-Request-ID: ${COMPLETED_IN_TIME_ID}\r\nConnection: close\r\n\r\n`);
       await client.closed;
       expect(headOf(client.received()).status).toBe(200);
     });
