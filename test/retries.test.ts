@@ -232,28 +232,37 @@ describe('GET /v3/batches — upstream 429 with Retry-After', () => {
     expect(await auditOf(h, resB)).toMatchObject({ status: 200, upstream_attempts: 2 });
   });
 
-  it('answers 429 upstream_rate_limited at once when the wait would cross REQUEST_DEADLINE_MS', async () => {
-    const h = await harness({ env: { REQUEST_DEADLINE_MS: '500' } });
-    h.upstream.enqueue({ status: 429, headers: { 'retry-after': '5', 'x-request-id': 'ntropy-429' } });
-    const startedAt = performance.now();
-    const res = await getBatches(h);
-    expect(performance.now() - startedAt).toBeLessThan(2000);
-    const body = expectProblem(res, 429, 'upstream_rate_limited');
-    const retryAfterS = Number(res.headers['retry-after']);
-    expect(res.headers['retry-after']).toMatch(/^[0-9]+$/);
-    expect(retryAfterS).toBeGreaterThanOrEqual(4);
-    expect(retryAfterS).toBeLessThanOrEqual(5);
-    expect(body.upstream_status).toBe(429);
-    expect(body.upstream_request_id).toBe('ntropy-429');
-    expect(res.headers['cache-status']).toBe('ntropy-bff; fwd=uri-miss; fwd-status=429');
-    expect(h.upstream.received).toHaveLength(1);
-    expect(await auditOf(h, res)).toMatchObject({
-      status: 429,
-      code: 'upstream_rate_limited',
-      upstream_attempts: 1,
-      upstream_status: 429,
-    });
-  });
+  // A frozen clock 700 ms past a whole second: the pause left is exact, so is its rounding up.
+  it.each<[string, (frozenAtMs: number) => string]>([
+    ['Retry-After: 5 (5 s left)', () => '5'],
+    ['an HTTP-date 4.3 s ahead', (frozenAtMs) => new Date(frozenAtMs - 700 + 5000).toUTCString()],
+  ])(
+    'answers 429 upstream_rate_limited at once when the wait would cross REQUEST_DEADLINE_MS: %s gives Retry-After: 5',
+    async (_case, retryAfter) => {
+      const frozenAtMs = Math.floor(Date.now() / 1000) * 1000 + 700;
+      const h = await harness({ now: () => frozenAtMs, env: { REQUEST_DEADLINE_MS: '500' } });
+      h.upstream.enqueue({
+        status: 429,
+        headers: { 'retry-after': retryAfter(frozenAtMs), 'x-request-id': 'ntropy-429' },
+      });
+      const startedAt = performance.now();
+      const res = await getBatches(h);
+      expect(performance.now() - startedAt).toBeLessThan(2000);
+      const body = expectProblem(res, 429, 'upstream_rate_limited');
+      // SPEC "Normalized errors": whole seconds, rounded up, until the pause ends.
+      expect(res.headers['retry-after']).toBe('5');
+      expect(body.upstream_status).toBe(429);
+      expect(body.upstream_request_id).toBe('ntropy-429');
+      expect(res.headers['cache-status']).toBe('ntropy-bff; fwd=uri-miss; fwd-status=429');
+      expect(h.upstream.received).toHaveLength(1);
+      expect(await auditOf(h, res)).toMatchObject({
+        status: 429,
+        code: 'upstream_rate_limited',
+        upstream_attempts: 1,
+        upstream_status: 429,
+      });
+    },
+  );
 
   it('answers 429 upstream_rate_limited without calling upstream when the pause outlasts the deadline', async () => {
     const h = await harness({ env: { REQUEST_DEADLINE_MS: '500' } });
