@@ -1,20 +1,11 @@
 // Turns the scenarios' figures into the printed tables, the target verdicts and the one-line summary.
 import { addedP50Ms, rpsRatio, type Measured } from './compare.js';
 import type { benchFaults } from './faults.js';
-import { judgeGoals } from './goals.js';
-import {
-  ROUNDS,
-  type benchBurst,
-  type benchCacheHit,
-  type benchMemory,
-  type benchMissPath,
-} from './scenarios.js';
+import { judgeGoals, type GoalFigures } from './goals.js';
+import { ROUNDS } from './scenarios.js';
 
-export interface Figures {
-  hit: Awaited<ReturnType<typeof benchCacheHit>>;
-  miss: Awaited<ReturnType<typeof benchMissPath>>;
-  burst: Awaited<ReturnType<typeof benchBurst>>;
-  memory: Awaited<ReturnType<typeof benchMemory>>;
+/** Scenarios 1 to 4 (the goals' figures) and 5. */
+export interface Figures extends GoalFigures {
   /** Scenario 5; its errors are what it measures, so they never invalidate the run. */
   faults: Awaited<ReturnType<typeof benchFaults>>;
 }
