@@ -158,7 +158,9 @@ export function createNtropyClient(options: NtropyClientOptions): NtropyClient {
       });
       if (decision.pauseUntilMs !== undefined) await gate.pauseUntil(decision.pauseUntilMs, now());
       const problem = problemForOutcome(outcome, {
-        pauseRemainingMs: await gate.remainingMs(now()),
+        // Only a 429's answer names the pause (and with REDIS_URL reading it is a Redis call).
+        pauseRemainingMs:
+          outcome.kind === 'response' && outcome.status === 429 ? await gate.remainingMs(now()) : 0,
         quotaRetryAfterMs,
         scrub,
         lastResponse: lastResponseOf(trace),

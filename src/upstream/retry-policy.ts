@@ -54,9 +54,7 @@ export function retryAfterMs(outcome: AttemptOutcome): number | undefined {
  * (SPEC "Rate-limit-aware retries"); a 503's is that request's own wait, and a 0 pauses nothing.
  */
 export function pauseUntilMs(outcome: AttemptOutcome): number | undefined {
-  if (outcome.kind !== 'response' || outcome.status !== 429) return undefined;
-  const waitMs = retryAfterMs(outcome);
-  return waitMs === undefined || waitMs === 0 ? undefined : outcome.receivedAtMs + waitMs;
+  return outcome.kind === 'response' && outcome.status === 429 ? askedUntilMs(outcome) : undefined;
 }
 
 /** A 423, or a 429 without a readable Retry-After: only Ntropy can lift these (SPEC quota hold). */
