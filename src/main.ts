@@ -1,20 +1,13 @@
 // Composition root: the one place that reads process.env, opens the log destinations, listens, and handles signals.
-import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openLogDestinations, type LogDestinations } from './log-destinations.js';
 import { createLogger } from './logger.js';
 import { listen } from './server.js';
+import { readEnvironment } from './environment.js';
 import { createService } from './service.js';
 
 /** Past the grace period, how long closing the remaining connections may take before the process goes anyway. */
 const EXIT_BACKSTOP_MS = 5000;
-
-/** SPEC "Running": a .env in the working directory is read if present; the real environment wins. */
-function readEnvironment(): Record<string, string | undefined> {
-  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {};
-  return { ...fromFile, ...process.env };
-}
 
 function exitWithStartupError(message: string): never {
   process.stderr.write(`ntropy-bff: ${message}\n`);
@@ -24,7 +17,7 @@ function exitWithStartupError(message: string): never {
 async function main(): Promise<void> {
   let config: Readonly<Config>;
   try {
-    config = loadConfig(readEnvironment());
+    config = loadConfig(readEnvironment(process.env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     exitWithStartupError(error.message);

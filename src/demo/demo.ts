@@ -1,17 +1,10 @@
 // `npm run demo`: the proxy in front of a simulated Ntropy, a web page on a second origin, and a ready dev token.
-import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { ConfigError } from '../config.js';
+import { readEnvironment } from '../environment.js';
 import { startDemo } from './start-demo.js';
 
-/** The proxy's variables as `npm start` reads them: a .env in the working directory, the real environment winning. */
-function readEnvironment(): Record<string, string | undefined> {
-  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {};
-  return { ...fromFile, ...process.env };
-}
-
 async function main(): Promise<void> {
-  const demo = await startDemo({ env: readEnvironment() });
+  const demo = await startDemo({ env: readEnvironment(process.env) });
   process.stdout.write(demo.banner);
   let exitCode: number | undefined;
   const stop = (code: number) => {

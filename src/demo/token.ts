@@ -1,6 +1,6 @@
 // `npm run -s token -- --sub alice`: mints an HS256 dev token with JWT_SECRET (environment or .env); see --help.
-import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs, parseEnv } from 'node:util';
+import { parseArgs } from 'node:util';
+import { readEnvironment } from '../environment.js';
 import { signDevToken } from './dev-token.js';
 
 const USAGE = `Usage: npm run -s token -- [--sub <subject>] [--scope <scopes>] [--client-id <id>] [--ttl <seconds>]
@@ -51,7 +51,7 @@ if (values.help === true) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const env = { ...(existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {}), ...process.env };
+const env = readEnvironment(process.env);
 const secret = env.JWT_SECRET;
 if (secret === undefined || Buffer.byteLength(secret, 'utf8') < 32) {
   fail('set JWT_SECRET (at least 32 bytes) in the environment or .env', 1);
