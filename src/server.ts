@@ -25,7 +25,7 @@ const IDLE_SWEEP_MS = 50;
 const MAX_TIMEOUT_CHECK_MS = 1000;
 
 /** SPEC variables HTTP_HEADERS_TIMEOUT_MS and HTTP_KEEP_ALIVE_TIMEOUT_MS, as Node's server options. */
-export function serverTimeouts(http: Config['http']) {
+function serverTimeouts(http: Config['http']) {
   return {
     headersTimeout: http.headersTimeoutMs,
     // The whole request (any body a client sends with it too, which nothing here reads) within the same

@@ -9,7 +9,7 @@ const MAX_CURSOR_CODE_POINTS = 1024;
 const LIMIT_RANGE = 'must be between 1 and 50';
 
 /** Why a `limit` is not written as SPEC's plain digits (`^[1-9][0-9]?$` once in range), if it is not. */
-export function describeLimitForm(value: string): string | undefined {
+function describeLimitForm(value: string): string | undefined {
   if (/^[+-]/.test(value)) return 'must be written without a sign';
   if (!/^[0-9]+$/.test(value)) return 'must be a whole number written in the digits 0–9';
   if (value.length > 1 && value.startsWith('0')) return 'must not have a leading zero';
@@ -17,7 +17,7 @@ export function describeLimitForm(value: string): string | undefined {
 }
 
 /** Why a `status` is refused: statuses are lowercase, as Ntropy writes them. */
-export function describeStatusError(value: unknown): string {
+function describeStatusError(value: unknown): string {
   const lowercase = String(value).toLowerCase();
   const match = BATCH_STATUSES.find((status) => status === lowercase);
   return match === undefined ? `must be one of ${BATCH_STATUSES.join(', ')}` : `must be lowercase: ${match}`;

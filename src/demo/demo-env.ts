@@ -9,8 +9,8 @@ export const DEMO_SETS = ['NTROPY_API_KEY', 'NTROPY_BASE_URL', 'JWT_SECRET'] as 
 export const DEMO_DROPS = ['JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const;
 
 // A demo with a printed, valid token listens on the loopback unless told otherwise (the proxy's default is 0.0.0.0).
-export const DEMO_DEFAULT_HOST = '127.0.0.1';
-export const DEMO_DEFAULT_PORT = 8080;
+const DEMO_DEFAULT_HOST = '127.0.0.1';
+const DEMO_DEFAULT_PORT = 8080;
 export const DEMO_DEFAULT_WEB_PORT = 8081;
 
 export interface DemoFacts {

@@ -8,7 +8,7 @@ import helmet from 'helmet';
 
 // Served from the source folder, from src/ (tests) and from dist/demo/ (npm run demo) alike: the page is
 // a file, not a build, so an edit shows on reload and `npm run build` stays plain tsc.
-export const WEB_DIR = fileURLToPath(new URL('../../src/demo/web/', import.meta.url));
+const WEB_DIR = fileURLToPath(new URL('../../src/demo/web/', import.meta.url));
 
 export interface WebServer {
   readonly server: Server;

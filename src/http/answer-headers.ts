@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 
 /** name, value, name, value, ...: the form `res.writeHead` takes without building a header object. */
-export type HeaderList = string[];
+type HeaderList = string[];
 
 interface HeldHeaders {
   requestId: string;

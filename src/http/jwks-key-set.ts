@@ -9,8 +9,8 @@ import { readJwks, type JwksKey } from './jwks-keys.js';
 import { TokenRefusal } from './token-refusal.js';
 
 /** SPEC is silent on these: a JWKS is a few kilobytes and answers in milliseconds; a stuck one must not hold requests long. */
-export const JWKS_FETCH_TIMEOUT_MS = 5_000;
-export const JWKS_MAX_BYTES = 256 * 1024;
+const JWKS_FETCH_TIMEOUT_MS = 5_000;
+const JWKS_MAX_BYTES = 256 * 1024;
 
 export interface JwksKeySetOptions {
   url: string;

@@ -1,7 +1,7 @@
 // After Redis fails to answer in time, stops asking it until a health check answers: one bound per request, not one per feature.
 
 /** While open, how often Redis is asked whether it answers again (each check bounded by REDIS_TIMEOUT_MS). */
-export const BREAKER_PROBE_INTERVAL_MS = 500;
+const BREAKER_PROBE_INTERVAL_MS = 500;
 
 export interface RedisBreaker {
   /** Whether calls should skip Redis now. */

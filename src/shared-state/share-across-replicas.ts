@@ -27,7 +27,7 @@ export interface ShareOptions {
 }
 
 /** How long a lock outlives its owner's last renewal: at least 2 s, and four Redis timeouts. */
-export function flightLeaseMs(timeoutMs: number): number {
+function flightLeaseMs(timeoutMs: number): number {
   return Math.max(2000, 4 * timeoutMs);
 }
 

@@ -9,7 +9,7 @@ import type { RedisConnection } from './redis-connection.js';
 import type { SharedPageStore } from './shared-page-store.js';
 
 /** How often a waiting replica looks at the lock and outcome, besides being told (pub/sub may drop messages). */
-export const FLIGHT_POLL_MS = 200;
+const FLIGHT_POLL_MS = 200;
 
 export interface SharedFlightsOptions {
   connection: RedisConnection;
