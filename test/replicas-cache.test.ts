@@ -1,6 +1,6 @@
 // SPEC "Replicas and shared state", page cache: a page fetched by one replica is a hit on every other, fresh and stale alike.
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { describeWithRedis, REDIS_SETUP_TIMEOUT_MS } from './helpers/redis-server.js';
+import { describeWithRedis, REDIS_SETUP_TIMEOUT_MS, type RedisServer } from './helpers/redis-server.js';
 import { createSharedClock, startSharingReplicas, type Replicas } from './helpers/replicas.js';
 
 const TTL_MS = 5000;
@@ -8,13 +8,14 @@ const STALE_MS = 60_000;
 
 describeWithRedis('Replicas — pages shared through Redis', () => {
   let r: Replicas;
+  let redis: RedisServer;
   let close: () => Promise<void>;
   const { now, advanceBy } = createSharedClock();
   const upstreamCallsFor = (query: string) =>
     r.upstream.received.filter((request) => request.url === `/v3/batches?${query}`).length;
 
   beforeAll(async () => {
-    ({ r, close } = await startSharingReplicas(
+    ({ r, redis, close } = await startSharingReplicas(
       3,
       {
         CACHE_TTL_MS: String(TTL_MS),
@@ -29,6 +30,12 @@ describeWithRedis('Replicas — pages shared through Redis', () => {
   }, REDIS_SETUP_TIMEOUT_MS);
   afterAll(() => close());
   beforeEach(() => r.upstream.reset());
+
+  /** GET commands Redis has run so far (those run by scripts included). */
+  async function redisGets(): Promise<number> {
+    const stats = String(await redis.command(['INFO', 'commandstats']));
+    return Number(/cmdstat_get:calls=([0-9]+)/.exec(stats)?.[1] ?? 0);
+  }
 
   it('serves a page fetched through one replica as a HIT on the others: one upstream call, same X-Upstream-Request-ID, Age and ttl', async () => {
     const [a, b, c] = r.replicas;
@@ -104,5 +111,27 @@ describeWithRedis('Replicas — pages shared through Redis', () => {
     expect(big.headers.get('cache-status')).toBe('ntropy-bff; fwd=uri-miss; fwd-status=200');
     expect((await b!.get('/v3/batches?limit=9', 'u')).headers.get('x-cache')).toBe('MISS');
     expect(upstreamCallsFor('limit=9')).toBe(2);
+  });
+  it('reads a shared stale page once for all the waiters of a failed call, not once each', async () => {
+    const [a, , c] = r.replicas;
+    for (const limit of [11, 12]) expect((await a!.get(`/v3/batches?limit=${limit}`, 'u')).status).toBe(200);
+    await advanceBy(TTL_MS + 10_000);
+    // Slow enough that all ten below join the one call before it fails, on a loaded machine too.
+    r.upstream.setDefault({ status: 503, delayMs: 600 });
+    const readsBy = async (requests: number, query: string) => {
+      const before = await redisGets();
+      const answers = await Promise.all(
+        Array.from({ length: requests }, () => c!.get(`/v3/batches?${query}`, 'u')),
+      );
+      expect(answers.map((res) => res.headers.get('x-cache'))).toEqual(Array<string>(requests).fill('STALE'));
+      return (await redisGets()) - before;
+    };
+
+    const forOne = await readsBy(1, 'limit=12');
+    const forTen = await readsBy(10, 'limit=11');
+    // The same reads as for one request (give or take the lock's renewal, should the call last a second);
+    // a read per waiter would be nine more.
+    expect(forTen).toBeLessThanOrEqual(forOne + 1);
+    expect(upstreamCallsFor('limit=11')).toBe(2);
   });
 });

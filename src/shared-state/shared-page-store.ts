@@ -1,5 +1,5 @@
 // Pages shared by replicas (SPEC "Replicas and shared state"): Redis as L2 behind this process's lru-cache as L1.
-import type { LocalPageStore, PageStore } from '../batches/page-store.js';
+import type { KeptPage, LocalPageStore, PageStore } from '../batches/page-store.js';
 import type { UpstreamPage } from '../upstream/upstream-page.js';
 import { decodePageEntry, encodePageEntry, type PageEntry } from './page-entry.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -51,20 +51,32 @@ export function createSharedPageStore(options: SharedPageStoreOptions): SharedPa
       .catch(() => {});
   }
 
+  async function readKept(key: string): Promise<KeptPage | undefined> {
+    // SPEC "Serving stale": stale pages are shared like fresh ones, and a page another replica
+    // fetched since this one's went stale is the better answer.
+    const kept = await local.getKept(key);
+    if (kept !== undefined && kept.staleForMs < 0) return kept;
+    const entry = await readShared(key);
+    const staleForMs = entry && now() - entry.freshUntilMs;
+    if (entry === undefined || staleForMs === undefined) return kept;
+    if (kept !== undefined && kept.staleForMs <= staleForMs) return kept;
+    keepLocally(key, entry);
+    return { page: entry.page, staleForMs };
+  }
+
+  // Every waiter of a failed call asks at once: one read of a page (up to CACHE_MAX_BYTES) serves them all.
+  const keptReads = new Map<string, Promise<KeptPage | undefined>>();
+
   return {
     keepLocally,
     getFresh: (key) => local.getFresh(key),
-    async getKept(key) {
-      // SPEC "Serving stale": stale pages are shared like fresh ones, and a page another replica
-      // fetched since this one's went stale is the better answer.
-      const kept = await local.getKept(key);
-      if (kept !== undefined && kept.staleForMs < 0) return kept;
-      const entry = await readShared(key);
-      const staleForMs = entry && now() - entry.freshUntilMs;
-      if (entry === undefined || staleForMs === undefined) return kept;
-      if (kept !== undefined && kept.staleForMs <= staleForMs) return kept;
-      keepLocally(key, entry);
-      return { page: entry.page, staleForMs };
+    getKept(key) {
+      let read = keptReads.get(key);
+      if (read === undefined) {
+        read = readKept(key).finally(() => keptReads.delete(key));
+        keptReads.set(key, read);
+      }
+      return read;
     },
     async set(key, page) {
       const freshUntilMs = now() + ttlMs;
