@@ -7,26 +7,25 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { openLogDestinations } from '../src/log-destinations.js';
-import { API_KEY } from './helpers/harness.js';
 import { itWithProcesses } from './helpers/process-test.js';
-import { PROCESS_TEST_TIMEOUT_MS, WAIT_LIMIT_MS, waitUntil, type LogLine } from './helpers/server-process.js';
-import { JWT_SECRET, bearer } from './helpers/tokens.js';
+import {
+  PROCESS_TEST_TIMEOUT_MS,
+  WAIT_LIMIT_MS,
+  serverEnv,
+  waitUntil,
+  type LogLine,
+} from './helpers/server-process.js';
+import { bearer } from './helpers/tokens.js';
 
 // Each process test has its own process and upstream (fixtures of itWithProcesses), so they run concurrently.
 
 function env(upstreamUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    NTROPY_API_KEY: API_KEY,
-    NTROPY_BASE_URL: upstreamUrl,
-    JWT_SECRET,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'info',
+  return serverEnv(upstreamUrl, {
     CACHE_TTL_MS: '0',
     // Long: a request in flight is never cut short by the grace period on a loaded machine.
     SHUTDOWN_GRACE_MS: String(3 * WAIT_LIMIT_MS),
     ...extra,
-  };
+  });
 }
 
 /** GET on a fresh connection; resolves with the status, or the connection error's code. */

@@ -1,19 +1,19 @@
 // SPEC "Shutdown": the real server process on SIGTERM/SIGINT — readiness, in-flight requests, idle connections, grace.
 import { connect, type Socket } from 'node:net';
 import { describe, expect } from 'vitest';
-import { API_KEY } from './helpers/harness.js';
 import type { HeldUpstream } from './helpers/held-upstream.js';
 import { itWithProcesses } from './helpers/process-test.js';
 import { settlesWithin } from './helpers/settles-within.js';
 import {
   PROCESS_TEST_TIMEOUT_MS,
   WAIT_LIMIT_MS,
+  serverEnv,
   waitUntil,
   type LogLine,
   type ServerProcess,
   type ServerProcesses,
 } from './helpers/server-process.js';
-import { JWT_SECRET, signToken } from './helpers/tokens.js';
+import { signToken } from './helpers/tokens.js';
 
 interface RawResponse {
   status: number;
@@ -23,16 +23,9 @@ interface RawResponse {
 
 /** Spawns `node dist/main.js` in an empty directory (no .env) and resolves once it logs its port. */
 function startServer(processes: ServerProcesses, upstreamUrl: string, shutdownGraceMs: number) {
-  return processes.startServer({
-    NTROPY_API_KEY: API_KEY,
-    NTROPY_BASE_URL: upstreamUrl,
-    JWT_SECRET,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    SHUTDOWN_GRACE_MS: String(shutdownGraceMs),
-    CACHE_TTL_MS: '0',
-  });
+  return processes.startServer(
+    serverEnv(upstreamUrl, { SHUTDOWN_GRACE_MS: String(shutdownGraceMs), CACHE_TTL_MS: '0' }),
+  );
 }
 
 /** A raw keep-alive connection that parses the HTTP/1.1 responses coming back on it, in order. */

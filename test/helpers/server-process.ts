@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { API_KEY } from './harness.js';
 import { acquireStartSlot } from './start-slots.js';
+import { JWT_SECRET } from './tokens.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /**
@@ -18,6 +20,19 @@ export const WAIT_LIMIT_MS = 30_000;
 export const PROCESS_TEST_TIMEOUT_MS = 4 * WAIT_LIMIT_MS;
 
 export type LogLine = Record<string, unknown>;
+
+/** A configuration that starts against `upstreamUrl` on a free loopback port, logging at info; `extra` over it. */
+export function serverEnv(upstreamUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NTROPY_API_KEY: API_KEY,
+    NTROPY_BASE_URL: upstreamUrl,
+    JWT_SECRET,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
 
 export interface SpawnOptions {
   /** Files written into the fresh working directory before the process starts (e.g. `.env`). */
