@@ -34,7 +34,13 @@ async function main(): Promise<void> {
   if (hs256 === undefined) throw new Error('no HS256 token');
   const args = parseArgs({ options: { only: { type: 'string' }, 'write-benchmarks': { type: 'boolean' } } });
   const only = args.values.only;
-  const faultsOnly = only === 'faults';
+  // One scenario alone (`--only`): its summary line, and its figures in a results file of its own.
+  const finishAlone = (name: 'faults' | 'replicas', figures: unknown, summary: string) => {
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    console.log(`\nbench: ${name}: ${summary} (${elapsedS.toFixed(0)} s) [${source.commit}, ${changes}]`);
+    const results = { date: new Date().toISOString(), machine, source, [name]: figures, elapsedS };
+    writeFileSync(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  };
   if (only === 'replicas') {
     // `npm run bench -- --only replicas`: scenario 6 alone.
     if (!hasRedisServer)
@@ -42,29 +48,19 @@ async function main(): Promise<void> {
     console.log('bench: 6 replicas (three proxies and one redis-server) ...');
     const replicas = await benchReplicas(hs256);
     printReplicas(replicas);
-    const elapsedS = (Date.now() - startedAt) / 1000;
-    console.log(
-      `\nbench: replicas: ${summarizeReplicas(replicas)} (${elapsedS.toFixed(0)} s) [${source.commit}, ${changes}]`,
-    );
-    const results = { date: new Date().toISOString(), machine, source, replicas, elapsedS };
-    writeFileSync(`${RESULTS_DIR}replicas.json`, `${JSON.stringify(results, null, 2)}\n`);
+    finishAlone('replicas', replicas, summarizeReplicas(replicas));
     if (countReplicaErrors(replicas) > 0) process.exitCode = 1;
     return;
   }
   const describeFaults =
     `${FAULTS.rate503 * 100} % 503, ${FAULTS.rate429 * 100} % 429 Retry-After: ${FAULTS.retryAfterS}, ` +
     `CACHE_TTL_MS=${FAULT_TTL_MS}, CACHE_STALE_IF_ERROR_MS default vs 0`;
-  if (faultsOnly) {
+  if (only === 'faults') {
     // `npm run bench -- --only faults`: scenario 5 alone.
     console.log(`bench: faults (${describeFaults}) ...`);
     const faults = await benchFaults(hs256);
     printFaults(faults);
-    const elapsedS = (Date.now() - startedAt) / 1000;
-    console.log(
-      `\nbench: faults: ${summarizeFaults(faults)} (${elapsedS.toFixed(0)} s) [${source.commit}, ${changes}]`,
-    );
-    const results = { date: new Date().toISOString(), machine, source, faults, elapsedS };
-    writeFileSync(`${RESULTS_DIR}faults.json`, `${JSON.stringify(results, null, 2)}\n`);
+    finishAlone('faults', faults, summarizeFaults(faults));
     return;
   }
 
