@@ -1,5 +1,5 @@
 // The headers every answer carries (X-Request-ID, Cache-Control, the security headers, CORS): set at once, or held for the page's one writeHead.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** name, value, name, value, ...: the form `res.writeHead` takes without building a header object. */
 type HeaderList = string[];
@@ -26,6 +26,43 @@ export function holdAnswerHeaders(res: ServerResponse, requestId: string, fixed:
 
 export function requestIdOf(res: ServerResponse): string {
   return (res as WithHeld)[HELD]?.requestId ?? '';
+}
+
+/**
+ * The headers a middleware sets for `req`, as a list, when they cannot depend on anything but `req`: the
+ * middleware runs once, at startup, on a response that only records them. Throws unless it set them
+ * synchronously and went on without an error (then they are not fixed, and must not be read this way).
+ */
+export function recordFixedHeaders(
+  middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void,
+  req: Pick<IncomingMessage, 'method' | 'headers'>,
+  name: string,
+): string[] {
+  const list: string[] = [];
+  const recorder = {
+    getHeader(header: string): string | undefined {
+      for (let index = 0; index + 1 < list.length; index += 2)
+        if (list[index] === header) return list[index + 1];
+      return undefined;
+    },
+    setHeader(header: string, value: string | number | readonly string[]) {
+      list.push(header, String(value));
+    },
+    removeHeader() {},
+  };
+  let isSync = false;
+  middleware(req as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
+    isSync = error === undefined;
+  });
+  if (!isSync) throw new Error(`${name} did not set its headers synchronously and without error`);
+  return list;
+}
+
+/** Adds a list of headers (name, value, ...) as `addAnswerHeader` adds one. */
+export function addAnswerHeaders(res: ServerResponse, list: readonly string[]): void {
+  for (let index = 0; index + 1 < list.length; index += 2) {
+    addAnswerHeader(res, list[index] as string, list[index + 1] as string);
+  }
 }
 
 /** Adds a header to the held ones, or sets it at once when they are already set. */

@@ -1,8 +1,7 @@
 // CORS for the listed origins only (SPEC "CORS"); every other origin gets no CORS header at all.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import cors from 'cors';
-import { addAnswerHeader, applyAnswerHeaders } from './answer-headers.js';
+import { addAnswerHeaders, applyAnswerHeaders, recordFixedHeaders } from './answer-headers.js';
 
 export function createCors(allowedOrigins: readonly string[]) {
   const allowed = new Set(allowedOrigins);
@@ -24,7 +23,10 @@ export function createCors(allowedOrigins: readonly string[]) {
   // An actual (not preflight) request's CORS headers depend on its origin alone: read once per listed
   // origin from the cors package itself, then added to the held headers of the page's one writeHead.
   const actualHeaders = new Map(
-    allowedOrigins.map((origin) => [origin, recordActualHeaders(applyCors, origin)]),
+    allowedOrigins.map((origin) => [
+      origin,
+      recordFixedHeaders(applyCors, { method: 'GET', headers: { origin } }, 'cors'),
+    ]),
   );
 
   /** The cors package would still answer a preflight (without Allow-Origin) for an unlisted origin. */
@@ -49,34 +51,8 @@ export function createCors(allowedOrigins: readonly string[]) {
         applyCors(req, res, next);
         return;
       }
-      for (let index = 0; index + 1 < list.length; index += 2) {
-        addAnswerHeader(res, list[index] as string, list[index + 1] as string);
-      }
+      addAnswerHeaders(res, list);
       next();
     },
   };
-}
-
-function recordActualHeaders(
-  applyCors: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void,
-  origin: string,
-): string[] {
-  const list: string[] = [];
-  const recorder = {
-    getHeader(name: string): string | undefined {
-      for (let index = 0; index + 1 < list.length; index += 2)
-        if (list[index] === name) return list[index + 1];
-      return undefined;
-    },
-    setHeader(name: string, value: string | number | readonly string[]) {
-      list.push(name, String(value));
-    },
-  };
-  let isSync = false;
-  const req = { method: 'GET', headers: { origin } } as unknown as IncomingMessage;
-  applyCors(req, recorder as unknown as ServerResponse, (error?: unknown) => {
-    isSync = error === undefined;
-  });
-  if (!isSync) throw new Error('cors did not set its headers synchronously and without error');
-  return list;
 }

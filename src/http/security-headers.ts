@@ -1,6 +1,6 @@
 // helmet's headers for a JSON API (SPEC "Security notes" in the README): nothing served may load anything or be framed.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
+import { recordFixedHeaders } from './answer-headers.js';
 
 export function createSecurityHeaders() {
   return helmet({
@@ -24,17 +24,5 @@ export function createSecurityHeaders() {
  * one `writeHead` (BENCHMARKS.md) instead of through a middleware's eight `setHeader` calls.
  */
 export function readSecurityHeaders(): string[] {
-  const list: string[] = [];
-  let isSync = false;
-  const recorder = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      list.push(name, String(value));
-    },
-    removeHeader() {},
-  };
-  createSecurityHeaders()({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
-    isSync = error === undefined;
-  });
-  if (!isSync) throw new Error('helmet did not set its headers synchronously and without error');
-  return list;
+  return recordFixedHeaders(createSecurityHeaders(), { method: 'GET', headers: {} }, 'helmet');
 }
