@@ -5,7 +5,7 @@ import { createRequestLog } from './http/audit-log.js';
 import { refuseUnmetExpectation } from './http/expectation.js';
 import { refuseUnplainTarget } from './http/request-target.js';
 import { addRouteFallbacks, applyStrictSettings } from './http/route-fallbacks.js';
-import { createSecurityHeaders } from './http/security-headers.js';
+import { readSecurityHeaders } from './http/security-headers.js';
 import type { Metrics } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';
@@ -39,9 +39,9 @@ export function createMetricsApp(deps: MetricsAppDeps): express.Express {
       onClosed: (route, method, status, durationS) => metrics.recordRequest(route, method, status, durationS),
       isReady: deps.isReady,
       now: deps.now,
+      fixedHeaders: readSecurityHeaders(),
     }),
   );
-  app.use(createSecurityHeaders());
   app.use(refuseUnplainTarget);
   app.use(refuseUnmetExpectation);
   app.get(METRICS_PATH, serveMetrics(metrics));

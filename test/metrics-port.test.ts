@@ -50,6 +50,24 @@ describe('METRICS_PORT set (0 = any free port)', () => {
     expect(listening?.metrics_port).toBe(Number(new URL(metricsUrl).port));
   });
 
+  it('answers on the metrics port with the same security headers, Cache-Control and X-Request-ID as the main port', async () => {
+    const SHARED = [
+      'cache-control',
+      'content-security-policy',
+      'cross-origin-resource-policy',
+      'referrer-policy',
+      'strict-transport-security',
+      'x-content-type-options',
+      'x-frame-options',
+    ];
+    const main = await fetchFrom(running.url, '/healthz');
+    for (const res of [await fetchFrom(metricsUrl, '/metrics'), await fetchFrom(metricsUrl, '/nothing')]) {
+      for (const name of SHARED) expect([name, res.headers[name]]).toEqual([name, main.headers[name]]);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    expect(main.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+  });
+
   it('answers /metrics on the main port 404 not_found, counted as unmatched', async () => {
     const res = await fetchFrom(running.url, '/metrics');
 

@@ -2,7 +2,7 @@
 import helmet from 'helmet';
 import { recordFixedHeaders } from './answer-headers.js';
 
-export function createSecurityHeaders() {
+function createSecurityHeaders() {
   return helmet({
     // The headers that only matter to HTML documents are left out (each is a header on every answer).
     contentSecurityPolicy: {
