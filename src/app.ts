@@ -103,6 +103,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   if (routes[METRICS_PATH] !== undefined) app.get(METRICS_PATH, serveMetrics(metrics));
   app.get('/openapi.json', createOpenApiRoute(config.jwt.requiredScope));
-  addRouteFallbacks(app, routes, deps.logger, config.ntropyApiKey);
+  // /v3/batches never reaches the router: the first layer answers it, its 405 included.
+  const routedPaths = Object.fromEntries(Object.entries(routes).filter(([path]) => path !== AUDITED_PATH));
+  addRouteFallbacks(app, routedPaths, deps.logger, config.ntropyApiKey);
   return app;
 }
